@@ -1,0 +1,38 @@
+# LakeStream CEP Builder — the two commands: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+RUNSTAMP := $(VENV)/.installed
+
+.PHONY: run test lint pytest bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(RUNSTAMP): requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@ $(RUNSTAMP)
+
+run: $(RUNSTAMP)
+	$(VENV)/bin/streamlit run app.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check cep ui pages app.py tests benchmarks
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest -q
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run --out BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

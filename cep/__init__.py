@@ -1,0 +1,1 @@
+"""LakeStream CEP: pattern model, conditions, event loading and the windowed matcher."""

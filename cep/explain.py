@@ -1,0 +1,130 @@
+"""Patterns in plain English, precise enough to predict their matches.
+
+``match_recognize`` patterns are described clause by clause (rows, order of variables,
+quantifier preference, conditions, skip rule, window). The other kinds get a faithful summary of
+their settings until their own wording lands with their matchers.
+
+>>> from cep.model import parse_pattern
+>>> p = parse_pattern({"kind": "match_recognize", "name": "v", "pattern": "A B+? C",
+...                    "define": {"C": "price > 10"}})
+>>> print(describe_pattern(p).splitlines()[1])
+Matches one row A (any row), then one or more rows B (any rows; as few as possible), then one row C (price > 10).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cep.matcher.syntax import (
+    Alt,
+    Anchor,
+    Concat,
+    Empty,
+    Exclude,
+    Node,
+    Permute,
+    Quant,
+    Var,
+    parse_row_pattern,
+)
+from cep.model import MatchRecognizePattern, Pattern
+
+__all__ = ["describe_pattern", "describe_row_pattern"]
+
+_SKIP = {
+    "PAST LAST ROW": "After a match, the search resumes at the row after the match (matches never overlap).",
+    "TO NEXT ROW": "After a match, the search resumes at the row after the match's first row (matches may overlap).",
+}
+
+
+def _count(q: Quant) -> str:
+    low, high = q.min, q.max
+    if (low, high) == (0, 1):
+        return "an optional"
+    if high is None:
+        return "zero or more" if low == 0 else ("one or more" if low == 1 else f"{low} or more")
+    if low == high:
+        return "exactly " + str(low)
+    return f"{low} to {high}"
+
+
+def describe_row_pattern(node: Node, define: dict[str, str] | None = None) -> str:
+    """English for a PATTERN tree; ``define`` adds each variable's condition."""
+    conditions = {k.upper(): v for k, v in (define or {}).items()}
+
+    def var(name: str, plural: bool) -> str:
+        cond = conditions.get(name.upper())
+        what = cond if cond else ("any rows" if plural else "any row")
+        return f"row{'s' if plural else ''} {name} ({what})"
+
+    def walk(n: Node, plural: bool = False) -> str:
+        if isinstance(n, Var):
+            return ("" if plural else "one ") + var(n.name, plural)
+        if isinstance(n, Empty):
+            return "nothing (an empty match)"
+        if isinstance(n, Anchor):
+            return "the start of the partition" if n.kind == "start" else "the end of the partition"
+        if isinstance(n, Concat):
+            return ", then ".join(walk(i, plural) for i in n.items)
+        if isinstance(n, Alt):
+            return "either " + ", or else ".join(f"({walk(i, plural)})" for i in n.items)
+        if isinstance(n, Permute):
+            return "all of " + ", ".join(f"({walk(i, plural)})" for i in n.items) + " in any order (listed order preferred)"
+        if isinstance(n, Exclude):
+            return walk(n.node, plural) + " [left out of ALL ROWS output]"
+        count = _count(n)
+        inner = walk(n.node, plural=True)
+        preference = "" if n.min == n.max else ("as many as possible" if n.greedy else "as few as possible")
+        if inner.startswith("row"):
+            text = f"{count} {inner}"
+            return text[:-1] + f"; {preference})" if preference else text
+        text = f"{count} repetitions of ({inner})"
+        return text + (f", {preference}" if preference else "")
+
+    return walk(node)
+
+
+def _describe_recognize(p: MatchRecognizePattern) -> str:
+    lines = []
+    scope = (f"For each {', '.join(p.partition_by)} separately" if p.partition_by else "Over all events")
+    lines.append(f"{scope}, rows ordered by {p.order_by}:")
+    body = describe_row_pattern(parse_row_pattern(p.pattern), dict(p.define))
+    lines.append("Matches " + body + ".")
+    lines.append("Consecutive rows only: every row of a match directly follows the previous one "
+                 "within its partition. Where several matches could start at a row, the first in "
+                 "preference order wins (not the longest).")
+    if p.subset:
+        for name, members in p.subset.items():
+            lines.append(f"{name} stands for any of {', '.join(members)}.")
+    if p.within is not None:
+        lines.append(f"A match must span less than {p.within} from its first to its last row.")
+    if p.measures:
+        lines.append("Reports " + "; ".join(f"{k} = {v}" for k, v in p.measures.items()) + ".")
+    skip = p.after_match_skip
+    if skip in _SKIP:
+        lines.append(_SKIP[skip])
+    else:
+        which, _, target = skip[3:].partition(" ")
+        lines.append(f"After a match, the search resumes at the {which.lower()} row labelled "
+                     f"{target} (an error if that is the match's first row or {target} is absent).")
+    if p.rows_per_match == "ALL":
+        option = p.rows_per_match_option or "SHOW EMPTY MATCHES"
+        lines.append(f"Outputs every row of each match ({option.lower()}).")
+    else:
+        lines.append("Outputs one row per match.")
+    return "\n".join(lines)
+
+
+def _describe_other(p: Any) -> str:
+    settings = p.model_dump(mode="json", exclude={"kind", "name", "description"}, exclude_defaults=True)
+    return (f"A {p.kind.replace('_', ' ')} pattern with settings: "
+            f"{json.dumps(settings, sort_keys=True)}. (Its matcher is not implemented yet.)")
+
+
+def describe_pattern(pattern: Pattern) -> str:
+    """A plain-English description of a pattern: first line is its name and kind."""
+    head = f"{pattern.name} ({pattern.kind})" + (f": {pattern.description}" if pattern.description else "")
+    if isinstance(pattern, MatchRecognizePattern):
+        return head + "\n" + _describe_recognize(pattern)
+    return head + "\n" + _describe_other(pattern)

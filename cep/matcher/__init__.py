@@ -1,0 +1,40 @@
+"""The windowed matcher: one entry point, ``find_matches``, dispatching on the pattern kind.
+
+Implemented kinds: ``match_recognize`` (SQL:2016, ``cep.matcher.recognize``). The other kinds
+are declared in the model; until their matchers land, ``find_matches`` raises
+``UnsupportedFeature`` naming the kind — it never produces a made-up result.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cep.errors import UnsupportedFeature
+from cep.model import MatchRecognizePattern, Pattern  # noqa: F401
+from cep.results import MatchResult
+
+__all__ = ["IMPLEMENTED_KINDS", "find_matches"]
+
+IMPLEMENTED_KINDS = ("match_recognize",)
+
+
+def find_matches(pattern: Pattern, events: pl.DataFrame) -> MatchResult:
+    """Find every match of ``pattern`` in ``events`` (one-shot batch run).
+
+    Args:
+        pattern: a validated pattern of any kind.
+        events: events as loaded by ``cep.events.load_events`` (time column parsed).
+
+    Raises:
+        UnsupportedFeature: the pattern's kind has no matcher yet.
+        EventDataError: the events lack a column the pattern needs.
+        MatchRuntimeError: the pattern failed while matching, as the semantics require.
+    """
+    if isinstance(pattern, MatchRecognizePattern):
+        from cep.matcher.recognize import find_recognize_matches
+
+        return find_recognize_matches(pattern, events)
+    raise UnsupportedFeature(
+        f"the matcher for kind {pattern.kind!r} is not implemented yet (pattern {pattern.name!r}); "
+        f"implemented kinds: {', '.join(IMPLEMENTED_KINDS)}"
+    )

@@ -1,0 +1,447 @@
+"""The compiled backtracking engine that runs a row-pattern program over sorted partitions.
+
+A PATTERN is compiled (``cep.matcher.program``) into a small instruction list, run here by a
+numba-compiled backtracking VM — the same search order as a backtracking regex engine, which is
+exactly the SQL:2016 preference order (SEMANTICS.md §1.4). Conditions that depend only on the
+current row and its physical neighbours arrive precomputed as a boolean matrix; conditions that
+read the partial match (``A.price``, ``FIRST``/``LAST``, aggregates, ``CLASSIFIER()``) arrive as
+a stack bytecode evaluated against the labels of the path under test.
+
+Every position of the match is labelled when the path consumes it; a failed path can only
+overwrite positions after its branch point, so on success the labels of ``[start, end)`` are
+those of the successful path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+# Pattern instructions.
+CHAR = 0  # a = variable, b = 1 when inside {- -}
+SPLIT = 1  # try a first, then b
+JMP = 2  # go to a
+MATCH = 3
+ASSERT_START = 4
+ASSERT_END = 5
+SAVEPOS = 6  # reg[a] = pos (undone on backtrack)
+EXIT_IF_EMPTY = 7  # if pos == reg[a]: go to b (an empty iteration ends the loop)
+
+# Condition bytecode.
+C_CONST = 0  # a = constant index
+C_LOAD = 1  # a = column, b = selector
+C_LABEL = 2  # b = selector; value = label index (NULL outside the partial match)
+C_MATCHNUM = 3
+C_AGG = 4  # a = column (-1: COUNT(*)), b = aggregate slot (func, mask in agg tables)
+C_ADD, C_SUB, C_MUL, C_DIV, C_MOD, C_NEG = 5, 6, 7, 8, 9, 10
+C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE = 11, 12, 13, 14, 15, 16
+C_AND, C_OR, C_NOT, C_ISNULL, C_ISNOTNULL, C_ABS = 17, 18, 19, 20, 21, 22
+
+# Selector kinds.
+SEL_CURRENT, SEL_LAST, SEL_FIRST = 0, 1, 2
+# Aggregate functions.
+AGG_SUM, AGG_AVG, AGG_COUNT, AGG_MIN, AGG_MAX = 0, 1, 2, 3, 4
+# Skip modes.
+SKIP_PAST_LAST, SKIP_NEXT_ROW, SKIP_TO_FIRST, SKIP_TO_LAST = 0, 1, 2, 3
+# Error codes returned in ``status``.
+OK, ERR_SKIP_FIRST_ROW, ERR_SKIP_MISSING, ERR_TOO_COMPLEX = 0, 1, 2, 3
+
+STEP_BUDGET = 50_000_000  # backtracking steps allowed for one start row
+
+
+@njit(cache=True, nogil=True)
+def _select_row(sel: int, pos: int, start: int, pstart: int, pend: int, labels: Any,
+                sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any) -> int:
+    kind = sel_kind[sel]
+    row = -1
+    if kind == SEL_CURRENT:
+        row = pos
+    else:
+        mask = sel_mask[sel]
+        skip = sel_logical[sel]
+        if kind == SEL_LAST:
+            r = pos
+            while r >= start:
+                if (mask >> np.int64(labels[r])) & 1:
+                    if skip == 0:
+                        row = r
+                        break
+                    skip -= 1
+                r -= 1
+        else:
+            r = start
+            while r <= pos:
+                if (mask >> np.int64(labels[r])) & 1:
+                    if skip == 0:
+                        row = r
+                        break
+                    skip -= 1
+                r += 1
+    if row < 0:
+        return -1
+    row += sel_physical[sel]
+    if row < pstart or row >= pend:
+        return -1
+    return row
+
+
+@njit(cache=True, nogil=True)
+def _eval_condition(prog: int, pos: int, start: int, pstart: int, pend: int, match_number: int,
+                    labels: Any, code_start: Any, code_op: Any, code_a: Any, code_b: Any,
+                    consts: Any, consts_null: Any, cols: Any, cols_null: Any,
+                    sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any,
+                    agg_func: Any, agg_mask: Any, stack_v: Any, stack_n: Any) -> bool:
+    sp = 0
+    for i in range(code_start[prog], code_start[prog + 1]):
+        op = code_op[i]
+        a = code_a[i]
+        b = code_b[i]
+        if op == C_CONST:
+            stack_v[sp] = consts[a]
+            stack_n[sp] = consts_null[a]
+            sp += 1
+        elif op == C_LOAD:
+            row = _select_row(b, pos, start, pstart, pend, labels, sel_kind, sel_mask, sel_logical,
+                              sel_physical)
+            if row < 0:
+                stack_v[sp] = 0.0
+                stack_n[sp] = True
+            else:
+                stack_v[sp] = cols[a, row]
+                stack_n[sp] = cols_null[a, row]
+            sp += 1
+        elif op == C_LABEL:
+            row = _select_row(b, pos, start, pstart, pend, labels, sel_kind, sel_mask, sel_logical,
+                              sel_physical)
+            if row < start or row > pos or not ((agg_mask[a] >> np.int64(labels[row])) & 1):
+                stack_v[sp] = 0.0
+                stack_n[sp] = True
+            else:
+                stack_v[sp] = labels[row]
+                stack_n[sp] = False
+            sp += 1
+        elif op == C_MATCHNUM:
+            stack_v[sp] = match_number
+            stack_n[sp] = False
+            sp += 1
+        elif op == C_AGG:
+            func = agg_func[b]
+            mask = agg_mask[b]
+            total = 0.0
+            count = 0
+            best = 0.0
+            for r in range(start, pos + 1):
+                if not ((mask >> np.int64(labels[r])) & 1):
+                    continue
+                if a < 0:
+                    count += 1
+                    continue
+                if cols_null[a, r]:
+                    continue
+                v = cols[a, r]
+                if count == 0:
+                    best = v
+                elif func == AGG_MIN and v < best:
+                    best = v
+                elif func == AGG_MAX and v > best:
+                    best = v
+                total += v
+                count += 1
+            if func == AGG_COUNT:
+                stack_v[sp] = count
+                stack_n[sp] = False
+            elif count == 0:
+                stack_v[sp] = 0.0
+                stack_n[sp] = True
+            elif func == AGG_SUM:
+                stack_v[sp] = total
+                stack_n[sp] = False
+            elif func == AGG_AVG:
+                stack_v[sp] = total / count
+                stack_n[sp] = False
+            else:
+                stack_v[sp] = best
+                stack_n[sp] = False
+            sp += 1
+        elif op == C_NEG or op == C_NOT or op == C_ISNULL or op == C_ISNOTNULL or op == C_ABS:
+            v = stack_v[sp - 1]
+            n = stack_n[sp - 1]
+            if op == C_NEG:
+                stack_v[sp - 1] = -v
+            elif op == C_ABS:
+                stack_v[sp - 1] = abs(v)
+            elif op == C_NOT:
+                stack_v[sp - 1] = 0.0 if v != 0.0 else 1.0
+            elif op == C_ISNULL:
+                stack_v[sp - 1] = 1.0 if n else 0.0
+                stack_n[sp - 1] = False
+            else:
+                stack_v[sp - 1] = 0.0 if n else 1.0
+                stack_n[sp - 1] = False
+        else:
+            sp -= 1
+            lv = stack_v[sp - 1]
+            ln = stack_n[sp - 1]
+            rv = stack_v[sp]
+            rn = stack_n[sp]
+            if op == C_AND:
+                # Kleene logic: FALSE wins over NULL.
+                if (not ln and lv == 0.0) or (not rn and rv == 0.0):
+                    stack_v[sp - 1] = 0.0
+                    stack_n[sp - 1] = False
+                elif ln or rn:
+                    stack_n[sp - 1] = True
+                else:
+                    stack_v[sp - 1] = 1.0
+            elif op == C_OR:
+                if (not ln and lv != 0.0) or (not rn and rv != 0.0):
+                    stack_v[sp - 1] = 1.0
+                    stack_n[sp - 1] = False
+                elif ln or rn:
+                    stack_n[sp - 1] = True
+                else:
+                    stack_v[sp - 1] = 0.0
+            elif ln or rn:
+                stack_n[sp - 1] = True
+            elif op == C_ADD:
+                stack_v[sp - 1] = lv + rv
+            elif op == C_SUB:
+                stack_v[sp - 1] = lv - rv
+            elif op == C_MUL:
+                stack_v[sp - 1] = lv * rv
+            elif op == C_DIV or op == C_MOD:
+                if rv == 0.0:
+                    stack_n[sp - 1] = True
+                elif op == C_DIV:
+                    stack_v[sp - 1] = lv / rv
+                else:
+                    stack_v[sp - 1] = np.fmod(lv, rv)
+            elif op == C_EQ:
+                stack_v[sp - 1] = 1.0 if lv == rv else 0.0
+            elif op == C_NE:
+                stack_v[sp - 1] = 1.0 if lv != rv else 0.0
+            elif op == C_LT:
+                stack_v[sp - 1] = 1.0 if lv < rv else 0.0
+            elif op == C_LE:
+                stack_v[sp - 1] = 1.0 if lv <= rv else 0.0
+            elif op == C_GT:
+                stack_v[sp - 1] = 1.0 if lv > rv else 0.0
+            else:
+                stack_v[sp - 1] = 1.0 if lv >= rv else 0.0
+    return (not stack_n[0]) and stack_v[0] != 0.0
+
+
+@njit(cache=True, nogil=True)
+def run_program(
+    ops: Any, op_a: Any, op_b: Any, n_regs: int,
+    part_start: Any, part_end: Any, ts: Any, within_us: int,
+    cond: Any, var_prog: Any,
+    code_start: Any, code_op: Any, code_a: Any, code_b: Any, consts: Any, consts_null: Any,
+    cols: Any, cols_null: Any, sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any,
+    agg_func: Any, agg_mask: Any,
+    skip_mode: int, skip_mask: int,
+) -> tuple[Any, Any, Any, Any, Any, Any, Any, int, int]:
+    """Run the matching loop of SEMANTICS.md §1.2 over every partition.
+
+    Returns:
+        (match start row, match end row (exclusive), match number, offsets of each match's
+        labels, labels, excluded flags, unmatched flags, status, status row).
+    """
+    n = ts.shape[0]
+    labels = np.zeros(n + 1, dtype=np.int16)
+    excluded = np.zeros(n + 1, dtype=np.uint8)
+    regs = np.zeros(max(n_regs, 1), dtype=np.int64)
+    cap = 64
+    st_kind = np.empty(cap, dtype=np.int8)  # 0 branch, 1 register undo
+    st_a = np.empty(cap, dtype=np.int64)
+    st_b = np.empty(cap, dtype=np.int64)
+    stack_v = np.empty(max(code_op.shape[0], 1) + 1, dtype=np.float64)
+    stack_n = np.empty(max(code_op.shape[0], 1) + 1, dtype=np.bool_)
+
+    m_start = np.empty(n + 1, dtype=np.int64)
+    m_end = np.empty(n + 1, dtype=np.int64)
+    m_number = np.empty(n + 1, dtype=np.int64)
+    m_offset = np.zeros(n + 2, dtype=np.int64)
+    out_cap = max(n, 16)
+    out_labels = np.empty(out_cap, dtype=np.int16)
+    out_excl = np.empty(out_cap, dtype=np.uint8)
+    unmatched = np.zeros(n, dtype=np.uint8)
+    n_matches = 0
+    n_out = 0
+
+    for p in range(part_start.shape[0]):
+        pstart = part_start[p]
+        pend = part_end[p]
+        number = 1
+        pos = pstart
+        limit_ptr = pstart
+        while pos < pend:
+            limit = pend
+            if within_us >= 0:
+                if limit_ptr < pos:
+                    limit_ptr = pos
+                while limit_ptr < pend and ts[limit_ptr] - ts[pos] < within_us:
+                    limit_ptr += 1
+                limit = limit_ptr
+            # --- one anchored backtracking search from ``pos`` ---
+            sp = 0
+            pc = 0
+            cur = pos
+            end = -1
+            steps = 0
+            while True:
+                steps += 1
+                if steps > STEP_BUDGET:
+                    return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
+                            m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
+                            unmatched, ERR_TOO_COMPLEX, pos)
+                op = ops[pc]
+                ok = True
+                if op == CHAR:
+                    v = op_a[pc]
+                    if cur >= limit:
+                        ok = False
+                    else:
+                        prog = var_prog[v]
+                        if prog < 0:
+                            ok = cond[v, cur] != 0
+                        else:
+                            labels[cur] = v
+                            ok = _eval_condition(prog, cur, pos, pstart, pend, number, labels,
+                                                 code_start, code_op, code_a, code_b, consts,
+                                                 consts_null, cols, cols_null, sel_kind, sel_mask,
+                                                 sel_logical, sel_physical, agg_func, agg_mask,
+                                                 stack_v, stack_n)
+                        if ok:
+                            labels[cur] = v
+                            excluded[cur] = op_b[pc]
+                            cur += 1
+                            pc += 1
+                elif op == SPLIT:
+                    if sp == cap:
+                        cap *= 2
+                        st_kind = _grow_i8(st_kind, cap)
+                        st_a = _grow_i64(st_a, cap)
+                        st_b = _grow_i64(st_b, cap)
+                    st_kind[sp] = 0
+                    st_a[sp] = op_b[pc]
+                    st_b[sp] = cur
+                    sp += 1
+                    pc = op_a[pc]
+                elif op == JMP:
+                    pc = op_a[pc]
+                elif op == MATCH:
+                    end = cur
+                    break
+                elif op == ASSERT_START:
+                    ok = cur == pstart
+                    pc += 1
+                elif op == ASSERT_END:
+                    ok = cur == pend
+                    pc += 1
+                elif op == SAVEPOS:
+                    if sp == cap:
+                        cap *= 2
+                        st_kind = _grow_i8(st_kind, cap)
+                        st_a = _grow_i64(st_a, cap)
+                        st_b = _grow_i64(st_b, cap)
+                    r = op_a[pc]
+                    st_kind[sp] = 1
+                    st_a[sp] = r
+                    st_b[sp] = regs[r]
+                    sp += 1
+                    regs[r] = cur
+                    pc += 1
+                else:  # EXIT_IF_EMPTY
+                    if cur == regs[op_a[pc]]:
+                        pc = op_b[pc]
+                    else:
+                        pc += 1
+                if not ok:
+                    found = False
+                    while sp > 0:
+                        sp -= 1
+                        if st_kind[sp] == 1:
+                            regs[st_a[sp]] = st_b[sp]
+                        else:
+                            pc = st_a[sp]
+                            cur = st_b[sp]
+                            found = True
+                            break
+                    if not found:
+                        break
+            # --- emit and move on ---
+            if end < 0:
+                unmatched[pos] = 1
+                pos += 1
+                continue
+            m_start[n_matches] = pos
+            m_end[n_matches] = end
+            m_number[n_matches] = number
+            length = end - pos
+            if n_out + length > out_cap:
+                while n_out + length > out_cap:
+                    out_cap *= 2
+                out_labels = _grow_i16(out_labels, out_cap)
+                out_excl = _grow_u8(out_excl, out_cap)
+            for r in range(pos, end):
+                out_labels[n_out] = labels[r]
+                out_excl[n_out] = excluded[r]
+                n_out += 1
+            n_matches += 1
+            m_offset[n_matches] = n_out
+            number += 1
+            if end == pos:
+                pos += 1
+            elif skip_mode == SKIP_PAST_LAST:
+                pos = end
+            elif skip_mode == SKIP_NEXT_ROW:
+                pos += 1
+            else:
+                target = -1
+                for r in range(pos, end):
+                    if (skip_mask >> np.int64(labels[r])) & 1:
+                        target = r
+                        if skip_mode == SKIP_TO_FIRST:
+                            break
+                if target < 0:
+                    return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
+                            m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
+                            unmatched, ERR_SKIP_MISSING, pos)
+                if target == pos:
+                    return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
+                            m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
+                            unmatched, ERR_SKIP_FIRST_ROW, pos)
+                pos = target
+    return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
+            m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out], unmatched, OK, -1)
+
+
+@njit(cache=True, nogil=True)
+def _grow_i8(a: Any, cap: int) -> Any:
+    b = np.empty(cap, dtype=np.int8)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _grow_i16(a: Any, cap: int) -> Any:
+    b = np.empty(cap, dtype=np.int16)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _grow_u8(a: Any, cap: int) -> Any:
+    b = np.empty(cap, dtype=np.uint8)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _grow_i64(a: Any, cap: int) -> Any:
+    b = np.empty(cap, dtype=np.int64)
+    b[: a.shape[0]] = a
+    return b

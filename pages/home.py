@@ -1,0 +1,44 @@
+"""Home: what LakeStream CEP Builder does and where to start."""
+
+import streamlit as st
+
+from ui.navigation import feature_pages
+from ui.widgets import PRODUCT_NAME
+
+st.title(PRODUCT_NAME)
+st.markdown(
+    "Find **complex events** in your event data: a price that falls and then recovers, "
+    "a burst of failed logins followed by a transfer, a sensor that goes quiet. "
+    "You describe the pattern once — as JSON, YAML or `MATCH_RECOGNIZE` SQL — and see "
+    "every place it matches, event by event."
+)
+
+st.subheader("Start here")
+for spec in feature_pages():
+    st.page_link(spec.path, label=spec.title, icon=spec.icon, help=spec.summary)
+    st.caption(spec.summary)
+
+st.subheader("How a test works")
+steps = st.columns(3)
+steps[0].markdown(
+    "**1. Pattern**  \nLoad the V-shape sample, upload a `.json`, `.yaml` or `.sql` file, "
+    "or paste the text."
+)
+steps[1].markdown(
+    "**2. Events**  \nUse the sample stock ticks or upload CSV, JSON, NDJSON or Parquet "
+    "with a time column."
+)
+steps[2].markdown(
+    "**3. Matches**  \nEach match with its key, time span, events and the variable each "
+    "event was bound to — as a table, a timeline, and JSON or CSV downloads."
+)
+
+with st.expander("What the matcher follows", icon=":material/menu_book:"):
+    st.markdown(
+        "`match_recognize` patterns follow SQL:2016 row pattern recognition, as Trino and "
+        "Oracle implement it: `PARTITION BY`, `ORDER BY`, `PATTERN`, `DEFINE` with `PREV`, "
+        "`NEXT`, `FIRST`, `LAST`, `MEASURES` and `AFTER MATCH SKIP`. Conditions are SQL "
+        "expressions checked against an allowlist; nothing you type is ever executed as code. "
+        "Other pattern kinds are validated and say clearly when their matcher is not "
+        "available yet."
+    )

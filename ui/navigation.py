@@ -1,0 +1,56 @@
+"""The app's pages, kept as data, and the st.Page objects built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the app.
+
+    Attributes:
+        path: the page script, relative to `app.py`.
+        title: the name in the navigation menu and the browser tab.
+        icon: a Material icon (`:material/name:`) or an emoji.
+        summary: one line for the home page and the menu tooltip.
+        is_default: whether this page opens at the app's root URL.
+    """
+
+    path: str
+    title: str
+    icon: str
+    summary: str
+    is_default: bool = False
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec(
+        path="pages/home.py",
+        title="Home",
+        icon=":material/home:",
+        summary="What LakeStream CEP Builder does and where to start.",
+        is_default=True,
+    ),
+    PageSpec(
+        path="pages/test.py",
+        title="Test",
+        icon=":material/play_circle:",
+        summary="Run a pattern on sample or uploaded events and see every match.",
+    ),
+)
+
+
+def build_pages() -> list[st.Page]:
+    """Return the `st.Page` objects for `st.navigation`, in menu order."""
+    return [
+        st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.is_default)
+        for spec in PAGES
+    ]
+
+
+def feature_pages() -> tuple[PageSpec, ...]:
+    """Return the pages a user works in (every page but the default landing page)."""
+    return tuple(spec for spec in PAGES if not spec.is_default)
