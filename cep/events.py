@@ -40,6 +40,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import itertools
 import json
 import os
 import sys
@@ -88,24 +89,14 @@ class _Readable(Protocol):
 
 EventSource: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | _Readable | pl.DataFrame | pd.DataFrame"
 
+# Polars raises PanicException (a BaseException) on some corrupt files, e.g. damaged Parquet pages.
+_READ_FAILURES = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+
 _Where = Callable[[int], str]
 """Maps a 0-based row index of the loaded frame to a place ("events.csv row 3")."""
 
 _UTC = pl.Datetime("us", "UTC")
 
-# Tried in order; each later format only sees the values the earlier ones could not read.
-# `%.f` also accepts no fraction; `%#z` accepts Z, +02:00, +0200 and +02.
-_ISO_FORMATS: tuple[tuple[str, bool], ...] = (
-    ("%Y-%m-%dT%H:%M:%S%.f%#z", True),
-    ("%Y-%m-%dT%H:%M:%S%.f", False),
-    ("%Y-%m-%d %H:%M:%S%.f%#z", True),
-    ("%Y-%m-%d %H:%M:%S%.f", False),
-    ("%Y-%m-%dT%H:%M%#z", True),
-    ("%Y-%m-%dT%H:%M", False),
-    ("%Y-%m-%d %H:%M%#z", True),
-    ("%Y-%m-%d %H:%M", False),
-    ("%Y-%m-%d", False),
-)
 
 _TIME_HINT = "ISO-8601 or epoch seconds/ms"
 _TIME_NAMES = ("ts", "time", "timestamp", "event_time", "datetime", "date", "created_at")
@@ -153,8 +144,7 @@ def load_events(
         df = _from_pandas(source, time_field, name)
         where = _row_where(name)
     else:
-        data, file_name = _read_source(source, max_bytes, source_name)
-        name = source_name or file_name or "<bytes>"
+        data, file_name, name = _read_source(source, max_bytes, source_name)
         kind = _detect_format(fmt, file_name or source_name, data, name)
         df, where = _parse(data, kind, name)
     if df.height == 0:
@@ -193,7 +183,7 @@ def check_fields(
         used_by = f" (used by {fields[field]})" if isinstance(fields, Mapping) else ""
         raise EventDataError(
             f"{source_name}: field '{field}'{used_by} is not in the events "
-            f"(fields found: {_names(df.columns)});{_suggest(field, df.columns)}"
+            f"(fields found: {_names(df.columns)}){_suggest(field, df.columns)}"
         )
 
 
@@ -224,6 +214,7 @@ def require_numeric(df: pl.DataFrame, field: str, source_name: str = "<events>")
             f"{column.dtype}"
         )
     text = column.cast(pl.String).str.strip_chars()
+    text = _only_where(text != "", text)
     numbers = text.str.to_integer(strict=False)
     if numbers.null_count() != text.null_count():
         numbers = text.cast(pl.Float64, strict=False)
@@ -269,18 +260,22 @@ def _simple_type(dtype: pl.DataType) -> str:
 
 def _read_source(
     source: object, max_bytes: int | None, source_name: str | None
-) -> tuple[bytes, str | None]:
-    """Return the raw bytes and the file name (if any), enforcing ``max_bytes`` first."""
+) -> tuple[bytes, str | None, str]:
+    """Return the raw bytes, the file name if any, and the name for messages.
+
+    ``max_bytes`` is enforced before anything is parsed (before reading, where the size is known).
+    """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        _check_size(len(data), max_bytes, source_name or "<bytes>")
-        return data, None
+        shown = source_name or "<bytes>"
+        _check_size(len(data), max_bytes, shown)
+        return data, None, shown
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         shown = source_name or str(source)
         try:
             _check_size(path.stat().st_size, max_bytes, shown)
-            return path.read_bytes(), str(source)
+            return path.read_bytes(), str(source), shown
         except IsADirectoryError:
             raise EventDataError(f"{shown} is a folder, not an events file") from None
         except FileNotFoundError:
@@ -297,7 +292,7 @@ def _read_source(
 
 def _read_file_like(
     source: _Readable, max_bytes: int | None, source_name: str | None
-) -> tuple[bytes, str | None]:
+) -> tuple[bytes, str | None, str]:
     raw_name = getattr(source, "name", None)
     file_name = raw_name if isinstance(raw_name, str) else None
     shown = source_name or file_name or "<upload>"
@@ -316,7 +311,7 @@ def _read_file_like(
     data = content.encode() if isinstance(content, str) else bytes(content)
     if max_bytes is not None and len(data) > max_bytes:
         _check_size(_stream_size(source, len(data)), max_bytes, shown)
-    return data, file_name
+    return data, file_name, shown
 
 
 def _stream_size(source: object, read_so_far: int) -> int:
@@ -395,7 +390,7 @@ def _parse(data: bytes, kind: str, name: str) -> tuple[pl.DataFrame, _Where]:
         return _parse_ndjson(data, name)
     try:
         return pl.read_parquet(io.BytesIO(data)), _row_where(name)
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except (*_READ_FAILURES, OSError) as exc:
         raise EventDataError(f"{name}: not a readable Parquet file ({_first_line(exc)})") from None
 
 
@@ -418,7 +413,7 @@ def _parse_csv(data: bytes, name: str) -> tuple[pl.DataFrame, _Where]:
             df = pl.read_csv(io.BytesIO(data), infer_schema_length=None)
     except pl.exceptions.NoDataError:
         raise EventDataError(f"{name} is empty: no events to load") from None
-    except pl.exceptions.PolarsError as exc:
+    except _READ_FAILURES as exc:
         raise _csv_error(data, name, exc) from None
     if df.width and df.get_column(df.columns[-1]).null_count():
         # Short rows and blank lines both leave the last column null; find out which.
@@ -432,7 +427,7 @@ def _parse_csv(data: bytes, name: str) -> tuple[pl.DataFrame, _Where]:
     return df.filter(~blank), _row_where(name, row_numbers)
 
 
-def _csv_error(data: bytes, name: str, exc: pl.exceptions.PolarsError) -> EventDataError:
+def _csv_error(data: bytes, name: str, exc: BaseException) -> EventDataError:
     located = _utf8_error(data, name) or _csv_shape_error(data, name)
     return located or EventDataError(f"{name}: cannot read CSV ({_first_line(exc)})")
 
@@ -453,7 +448,7 @@ def _csv_shape_error(data: bytes, name: str) -> EventDataError | None:
     text = data.decode("utf-8-sig", errors="replace")
     lines = pl.Series("line", [text]).str.split("\n").explode().str.strip_suffix("\r")
     if '"' in text:
-        if (lines.str.count_matches('"', literal=True) % 2).any():
+        if (lines.str.count_matches('"', literal=True) % 2 == 1).any():
             return _csv_shape_error_slow(text, name)  # a quoted field spans lines
         lines = lines.str.replace_all(r'"[^"]*"', "")
     fields = lines.str.count_matches(",", literal=True) + 1
@@ -473,13 +468,16 @@ def _csv_shape_error(data: bytes, name: str) -> EventDataError | None:
 def _csv_shape_error_slow(text: str, name: str) -> EventDataError | None:
     reader = csv.reader(io.StringIO(text))
     expected: int | None = None
-    for row in reader:
-        if not row:
-            continue
-        if expected is None:
-            expected = len(row)
-        elif len(row) != expected:
-            return _ragged_error(name, reader.line_num, expected, len(row))
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if expected is None:
+                expected = len(row)
+            elif len(row) != expected:
+                return _ragged_error(name, reader.line_num, expected, len(row))
+    except csv.Error as exc:
+        return EventDataError(f"{name} line {reader.line_num}: malformed CSV ({exc})")
     return None
 
 
@@ -512,6 +510,8 @@ def _parse_json(data: bytes, name: str) -> pl.DataFrame:
         rows = document
     else:
         raise EventDataError(f"{name}: expected {shape}; found {_json_type(document)}")
+    if not rows:
+        raise EventDataError(f"{name} has no events")
     if not all(type(row) is dict for row in rows):
         index = next(i for i, row in enumerate(rows) if type(row) is not dict)
         raise EventDataError(
@@ -520,23 +520,23 @@ def _parse_json(data: bytes, name: str) -> pl.DataFrame:
     try:
         # Every row is scanned: a key first seen late must not be dropped.
         return pl.from_dicts(rows, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError) as exc:
+    except (*_READ_FAILURES, TypeError, ValueError, OverflowError) as exc:
         raise EventDataError(f"{name}: cannot build events ({_first_line(exc)})") from None
 
 
 def _parse_ndjson(data: bytes, name: str) -> tuple[pl.DataFrame, _Where]:
     try:
         df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
-    except pl.exceptions.PolarsError as exc:
+    except _READ_FAILURES as exc:
         raise _ndjson_error(data, name) or EventDataError(
             f"{name}: cannot read NDJSON ({_first_line(exc)}); check that each field has one "
             "type on every line"
         ) from None
 
     def where(index: int) -> str:
-        # Only on the error path: the index-th non-blank line.
-        lines = (n for n, line in enumerate(data.split(b"\n"), 1) if line.strip())
-        return f"{name} line {next(n for i, n in enumerate(lines) if i == index)}"
+        # Only called on the error path: the line number of the index-th non-blank line.
+        numbers = (n for n, line in enumerate(data.split(b"\n"), 1) if line.strip())
+        return f"{name} line {next(itertools.islice(numbers, index, None))}"
 
     return df, where
 
@@ -628,15 +628,58 @@ def _text_to_utc(column: pl.Series) -> pl.Series:
     floats = _only_where(integers.is_null(), text).cast(pl.Float64, strict=False)
     floats = _only_where(floats.is_finite(), floats)
     parsed = _coalesce(_epoch_to_utc(integers, integer=True), _epoch_to_utc(floats, integer=False))
-    pending = _only_where(parsed.is_null() & (text != ""), text)
-    for fmt, has_zone in _ISO_FORMATS:
-        if pending.null_count() == pending.len():
-            break
-        attempt = pending.str.to_datetime(fmt, strict=False, time_unit="us")
+    iso = _only_where(parsed.is_null() & (text != ""), text)
+    if iso.null_count() == iso.len():
+        return parsed
+    return _coalesce(parsed, _iso_to_utc(iso))
+
+
+def _iso_routes() -> tuple[tuple[str, bool, pl.Expr], ...]:
+    """(format, zone-aware?, the shape of value it is for), tried in order.
+
+    Polars parses fixed-width formats natively but spends a slow general parse on every value a
+    format does not fit, so each value only meets the formats its shape allows. ``%.f`` also
+    matches no fraction; ``%#z`` matches ``Z``, ``+02:00``, ``+0200`` and ``+02``.
+    """
+    size, separator = pl.col("size"), pl.col("separator")
+    zoned, seconds = pl.col("zoned"), pl.col("seconds")
+    routes = [("%Y-%m-%d", False, size == 10)]
+    for sep in ("T", " "):
+        day, here = f"%Y-%m-%d{sep}", separator == sep
+        routes += [
+            (f"{day}%H:%M:%S", False, here & (size == 19)),
+            (f"{day}%H:%M:%SZ", False, here & (size == 20) & zoned),
+            (f"{day}%H:%M:%S%.f%#z", True, here & seconds & zoned),
+            (f"{day}%H:%M:%S%.f", False, here & seconds & ~zoned),
+            (f"{day}%H:%M%#z", True, here & ~seconds & zoned),
+            (f"{day}%H:%M", False, here & ~seconds & ~zoned),
+        ]
+    return tuple(routes)
+
+
+_ISO_ROUTES = _iso_routes()
+
+
+def _iso_to_utc(text: pl.Series) -> pl.Series:
+    """ISO-8601 text to UTC, routing each value to the formats its shape allows; null if none."""
+    t = pl.col("t")
+    shape = pl.DataFrame({"t": text}).select(
+        size=t.str.len_bytes(),
+        separator=t.str.slice(10, 1),
+        zoned=t.str.slice(16).str.contains_any(["Z", "z", "+", "-"]),
+        seconds=t.str.slice(16, 1) == ":",
+    )
+    parsed = pl.repeat(None, text.len(), dtype=_UTC, eager=True)
+    pending = text.is_not_null()
+    for fmt, has_zone, fits in _ISO_ROUTES:
+        rows = pending & shape.select(fits).to_series()
+        if not rows.any():
+            continue
+        attempt = _only_where(rows, text).str.to_datetime(fmt, strict=False, time_unit="us")
         if not has_zone:
             attempt = attempt.dt.replace_time_zone("UTC")
         parsed = _coalesce(parsed, attempt.cast(_UTC))
-        pending = _only_where(attempt.is_null(), pending)
+        pending = pending & attempt.is_null()
     return parsed
 
 
@@ -704,7 +747,7 @@ def _suggest(field: str, columns: list[str]) -> str:
     close += [
         c for c in difflib.get_close_matches(field, columns, n=3, cutoff=0.6) if c not in close
     ]
-    return f" did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _missing_time_message(name: str, field: str, columns: list[str]) -> str:
@@ -712,8 +755,8 @@ def _missing_time_message(name: str, field: str, columns: list[str]) -> str:
     if not suggestion:
         timeish = [c for c in columns if c.lower() in _TIME_NAMES]
         if timeish:
-            suggestion = f" did you mean {' or '.join(repr(c) for c in timeish)}?"
+            suggestion = f"; did you mean {' or '.join(repr(c) for c in timeish)}?"
     return (
-        f"{name}: no time column '{field}' (columns found: {_names(columns)});{suggestion} "
+        f"{name}: no time column '{field}' (columns found: {_names(columns)}){suggestion}; "
         "pass time_field=... to use another column"
     )

@@ -7,16 +7,17 @@ from ui.widgets import PRODUCT_NAME
 
 st.title(PRODUCT_NAME)
 st.markdown(
-    "Find **complex events** in your event data: a price that falls and then recovers, "
-    "a burst of failed logins followed by a transfer, a sensor that goes quiet. "
-    "You describe the pattern once — as JSON, YAML or `MATCH_RECOGNIZE` SQL — and see "
-    "every place it matches, event by event."
+    "Find **complex events** in your event data — a price that falls and then recovers, "
+    "three failed logins followed by a large transfer. Describe the pattern once, as JSON, "
+    "YAML or `MATCH_RECOGNIZE` SQL, and see every place it matches, event by event."
 )
 
 st.subheader("Start here")
 for spec in feature_pages():
-    st.page_link(spec.path, label=spec.title, icon=spec.icon, help=spec.summary)
-    st.caption(spec.summary)
+    with st.container(border=True):
+        st.page_link(spec.path, label=f"**{spec.title}**", icon=spec.icon, help=spec.summary)
+        st.caption(spec.summary)
+st.caption("New here? Open **Test**, press **Load sample**, then **Run**.")
 
 st.subheader("How a test works")
 steps = st.columns(3)

@@ -74,10 +74,18 @@ def test_cep_never_imports_streamlit_or_ui(path: Path) -> None:
 
 
 def test_importing_cep_does_not_load_streamlit() -> None:
-    candidates = ["cep", "cep.errors", "cep.model", "cep.events", "cep.expr", "cep.results",
-                  "cep.matcher"]
+    candidates = [
+        "cep",
+        "cep.errors",
+        "cep.model",
+        "cep.events",
+        "cep.expr",
+        "cep.results",
+        "cep.matcher",
+    ]
     present = [
-        name for name in candidates
+        name
+        for name in candidates
         if (ROOT / name.replace(".", "/")).with_suffix(".py").is_file()
         or (ROOT / name.replace(".", "/") / "__init__.py").is_file()
     ]
@@ -89,7 +97,11 @@ def test_importing_cep_does_not_load_streamlit() -> None:
         "print(','.join(loaded))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -101,7 +113,9 @@ def _called_name(call: ast.Call) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     if isinstance(func, ast.Attribute):
-        return func.attr if isinstance(func.value, ast.Name) and func.value.id == "builtins" else None
+        return (
+            func.attr if isinstance(func.value, ast.Name) and func.value.id == "builtins" else None
+        )
     return None
 
 

@@ -1,8 +1,7 @@
-"""Reading what the user gave the Test page: pattern text and its format."""
+"""Reading what the user gave the Test page: pattern files and their format."""
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePath
 from typing import Literal
 
@@ -16,32 +15,19 @@ PATTERN_EXTENSIONS: dict[str, PatternFormat] = {
 }
 EVENT_EXTENSIONS = ("csv", "json", "jsonl", "ndjson", "parquet")
 
-_SQL_START = re.compile(r"^\s*(--[^\n]*\n\s*)*(SELECT|WITH|FROM)\b", re.IGNORECASE)
 
+def pattern_format(source: str | None) -> PatternFormat | None:
+    """Return the pattern format a file name implies, or None to let `parse_pattern` decide
+    from the text (pasted or edited text has no file name).
 
-def guess_pattern_format(text: str, source: str | None = None) -> PatternFormat:
-    """Return the format of a pattern: from the file name when it has a known extension, else
-    from the text (JSON starts with `{`, SQL holds `MATCH_RECOGNIZE` or starts with SELECT).
-
-    >>> guess_pattern_format('{"kind": "sequence"}')
-    'json'
-    >>> guess_pattern_format("SELECT * FROM t MATCH_RECOGNIZE (PATTERN (A) DEFINE A AS x > 1)")
-    'sql'
-    >>> guess_pattern_format("kind: sequence")
-    'yaml'
-    >>> guess_pattern_format("{}", "p.yml")
-    'yaml'
+    >>> pattern_format("v_shape.SQL"), pattern_format("p.yml"), pattern_format(None)
+    ('sql', 'yaml', None)
+    >>> pattern_format("notes.txt") is None
+    True
     """
-    if source:
-        known = PATTERN_EXTENSIONS.get(PurePath(source).suffix.lower())
-        if known:
-            return known
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        return "json"
-    if "match_recognize" in text.lower() or _SQL_START.match(text):
-        return "sql"
-    return "yaml"
+    if not source:
+        return None
+    return PATTERN_EXTENSIONS.get(PurePath(source).suffix.lower())
 
 
 def decode_text(data: bytes, name: str) -> str:

@@ -94,6 +94,25 @@ def _qualifiers(e: E.Expr) -> set[str | None]:
     return {n.var for n in E.walk(e) if isinstance(n, E.Col)}
 
 
+def _is_strict(e: E.Expr) -> bool:
+    """Whether ``e`` is NULL whenever every column it reads is NULL (a missing row)."""
+    if isinstance(e, E.Col):
+        return True
+    if isinstance(e, E.Binary):
+        sides = (_is_strict(e.left), _is_strict(e.right))
+        return all(sides) if e.op in ("AND", "OR") else any(sides)
+    if isinstance(e, E.Unary | E.Cast):
+        return _is_strict(e.operand)
+    if isinstance(e, E.InList | E.Between):
+        return _is_strict(e.operand)
+    if isinstance(e, E.Like):
+        return _is_strict(e.operand) or _is_strict(e.pattern)
+    if isinstance(e, E.Func):
+        strict = [_is_strict(a) for a in e.args]
+        return all(strict) if e.name in ("coalesce", "greatest", "least") else any(strict)
+    return False
+
+
 def _is_plain(e: E.Expr) -> bool:
     """No navigation, aggregate, classifier or match number anywhere inside."""
     return not any(isinstance(n, E.Nav | E.Agg | E.Classifier | E.MatchNumber) for n in E.walk(e))
@@ -120,6 +139,7 @@ class _Compiler:
         self.aggs: dict[tuple[int, int], int] = {}
         self.string_literals: set[str] = set()
         self.pending_string_consts: list[tuple[int, str]] = []
+        self.current_var: str | None = None
 
     # --- operands -------------------------------------------------------------------------
     def mask_of(self, var: str | None) -> int:
@@ -160,6 +180,10 @@ class _Compiler:
         self.code.append((op, a, b))
 
     # --- expressions ----------------------------------------------------------------------
+    def always_present(self, var: str | None) -> bool:
+        """Whether a reference to ``var`` always finds a row (the current row)."""
+        return var is None or resolve_variable(var, self.known) == self.current_var
+
     def row_selector(self, e: E.Expr, physical: int = 0) -> tuple[E.Expr, int]:
         """Resolve navigation down to (per-row expression, selector)."""
         if isinstance(e, E.Nav):
@@ -187,18 +211,22 @@ class _Compiler:
             physical += -e.offset if e.func == "PREV" else e.offset
             e = e.arg
         if isinstance(e, E.Classifier):
-            return e, self.selector(vm.SEL_CURRENT, 0, 0, physical)
+            # CLASSIFIER(U) is the label of the last row mapped to U (CLASSIFIER(): the current row).
+            return e, self.selector(vm.SEL_LAST, self.mask_of(e.var), 0, physical)
         return None
 
     def emit(self, e: E.Expr) -> None:
         if isinstance(e, E.Lit):
             self.op(vm.C_CONST, self.const(e.value))
-        elif _is_plain(e) and len(_qualifiers(e)) <= 1 and not isinstance(e, E.Lit):
+        elif _is_plain(e) and len(_qualifiers(e)) <= 1 and (
+            _is_strict(e) or self.always_present(next(iter(_qualifiers(e))))
+        ):
+            # One row's sub-expression: Polars computes it for every row, the VM only loads it.
             row_expr, sel = self.row_selector(e)
             self.op(vm.C_LOAD, self.column(row_expr), sel)
         elif (found := self.classifier_selector(e)) is not None:
-            node, sel = found
-            self.op(vm.C_LABEL, self.agg_slot(vm.AGG_COUNT, self.mask_of(node.var)), sel)
+            _, sel = found
+            self.op(vm.C_LABEL, self.agg_slot(vm.AGG_COUNT, self.all_mask), sel)
         elif isinstance(e, E.Nav):
             row_expr, sel = self.row_selector(e)
             self.op(vm.C_LOAD, self.column(row_expr), sel)
@@ -228,6 +256,11 @@ class _Compiler:
         elif isinstance(e, E.Func) and e.name == "abs" and len(e.args) == 1:
             self.emit(e.args[0])
             self.op(vm.C_ABS)
+        elif isinstance(e, E.Func) and e.name == "coalesce":
+            self.emit(e.args[0])
+            for arg in e.args[1:]:
+                self.emit(arg)
+                self.op(vm.C_COALESCE)
         else:
             raise UnsupportedFeature(
                 f"{type(e).__name__} combining rows of several pattern variables is not supported "
@@ -339,6 +372,7 @@ def compile_conditions(
                 condition, partition_col=partition_col, row_var=var, case_insensitive_vars=True
             ).fill_null(False)
         else:
+            compiler.current_var = var
             compiler.emit(condition)
             compiler.starts.append(len(compiler.code))
             var_prog[index] = len(compiler.starts) - 2

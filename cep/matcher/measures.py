@@ -39,7 +39,8 @@ class MatchContext:
     def evaluate(self, e: E.Expr, current: int | None) -> Any:
         """Value of ``e`` with the match running up to row ``current`` (None: empty match)."""
         if current is None:
-            return E.eval_row(e, {}, resolve=lambda node: self._resolve_empty(node))
+            nulls = dict.fromkeys(self.rows[0] if self.rows else (), None)
+            return E.eval_row(e, nulls, resolve=lambda node: self._resolve_empty(node))
         return E.eval_row(e, self.rows[current], resolve=lambda node: self._resolve(node, current))
 
     def _resolve_empty(self, node: E.Expr) -> Any:
@@ -89,8 +90,8 @@ class MatchContext:
         if isinstance(node, E.MatchNumber):
             return self.match_number
         if isinstance(node, E.Classifier):
-            label = self.labels[current - self.start]
-            return label if node.var is None or self._in(node.var, current) else None
+            row = self._last_of(node.var, current)
+            return None if row is None else self.labels[row - self.start]
         if isinstance(node, E.Col | E.Nav):
             if isinstance(node, E.Nav) and isinstance(node.arg, E.Classifier):
                 _, row = self._row_of(E.Nav(node.func, E.Col("__classifier", None), node.offset), current)

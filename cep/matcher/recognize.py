@@ -245,7 +245,7 @@ class _Builder:
                   shown: list[int], cache: dict[int, list[dict[str, Any]]], all_rows: bool
                   ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         if not self.measures:
-            return {}, ([] if all_rows else None)
+            return {}, ([{} for _ in shown] if all_rows else None)
         p0 = int(self.prepared.part_start[part])
         if part not in cache:
             cache[part] = self.prepared.frame.slice(p0, int(self.prepared.part_end[part]) - p0).to_dicts()

@@ -37,7 +37,7 @@ C_MATCHNUM = 3
 C_AGG = 4  # a = column (-1: COUNT(*)), b = aggregate slot (func, mask in agg tables)
 C_ADD, C_SUB, C_MUL, C_DIV, C_MOD, C_NEG = 5, 6, 7, 8, 9, 10
 C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE = 11, 12, 13, 14, 15, 16
-C_AND, C_OR, C_NOT, C_ISNULL, C_ISNOTNULL, C_ABS = 17, 18, 19, 20, 21, 22
+C_AND, C_OR, C_NOT, C_ISNULL, C_ISNOTNULL, C_ABS, C_COALESCE = 17, 18, 19, 20, 21, 22, 23
 
 # Selector kinds.
 SEL_CURRENT, SEL_LAST, SEL_FIRST = 0, 1, 2
@@ -186,7 +186,11 @@ def _eval_condition(prog: int, pos: int, start: int, pstart: int, pend: int, mat
             ln = stack_n[sp - 1]
             rv = stack_v[sp]
             rn = stack_n[sp]
-            if op == C_AND:
+            if op == C_COALESCE:
+                if ln:
+                    stack_v[sp - 1] = rv
+                    stack_n[sp - 1] = rn
+            elif op == C_AND:
                 # Kleene logic: FALSE wins over NULL.
                 if (not ln and lv == 0.0) or (not rn and rv == 0.0):
                     stack_v[sp - 1] = 0.0

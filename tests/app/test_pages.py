@@ -194,3 +194,18 @@ def test_a_pattern_file_that_is_not_utf8_is_reported() -> None:
     ).run()
     assert not at.exception
     assert "p.json is not UTF-8 text" in messages(at.error).replace("\\", "")
+
+
+def test_a_kind_without_a_matcher_says_so_and_shows_no_result() -> None:
+    at = open_test_page()
+    at.text_area(key=state.TEST_PATTERN_TEXT).set_value(
+        '{"kind": "trend", "name": "rising", "partition_by": ["symbol"],'
+        ' "value_field": "price", "direction": "up", "count": 3}'
+    ).run()
+    at.button(key=state.TEST_RUN).click().run()
+
+    assert not at.exception
+    assert not at.error
+    assert "not implemented yet" in messages(at.warning)
+    assert not at.metric
+    assert not at.dataframe

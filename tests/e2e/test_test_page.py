@@ -12,6 +12,14 @@ SAMPLE_MATCH_COUNT = 4
 SCREENSHOT = "/tmp/e2e_test_page.png"
 
 
+def save_full_screenshot(page: Page, path: str) -> None:
+    """Screenshot the whole app: Streamlit scrolls inside its main container, not the page, so
+    grow the viewport to the content's height first."""
+    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": int(height) + 40})
+    page.screenshot(path=path, full_page=True)
+
+
 @pytest.mark.e2e
 def test_test_page_runs_the_sample_and_shows_its_matches(page: Page, app_url: str) -> None:
     page.goto(app_url)
@@ -21,7 +29,9 @@ def test_test_page_runs_the_sample_and_shows_its_matches(page: Page, app_url: st
     expect(page.get_by_role("heading", name="Test a pattern")).to_be_visible()
 
     page.get_by_role("button", name="Load sample").click()
-    expect(page.get_by_role("textbox", name="Pattern text")).to_have_value(re.compile(r'"pattern": "A B\+ C\+"'))
+    expect(page.get_by_role("textbox", name="Pattern text")).to_have_value(
+        re.compile(r'"pattern": "A B\+ C\+"')
+    )
     expect(page.get_by_role("radio", name="Sample stock ticks")).to_be_checked()
 
     page.get_by_role("button", name="Run", exact=True).click()
@@ -38,15 +48,6 @@ def test_test_page_runs_the_sample_and_shows_its_matches(page: Page, app_url: st
     expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
 
     save_full_screenshot(page, SCREENSHOT)
-
-
-def save_full_screenshot(page: Page, path: str) -> None:
-    """Screenshot the whole app: Streamlit scrolls inside its main container, not the page, so
-    grow the viewport to the content's height first."""
-    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": int(height) + 40})
-    page.wait_for_load_state("networkidle")
-    page.screenshot(path=path, full_page=True)
 
 
 @pytest.mark.e2e

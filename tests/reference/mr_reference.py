@@ -243,9 +243,12 @@ class _Compiled:
         )
 
     def norm(self, name: str) -> str:
-        if name in self.variables or name in getattr(self, "subset_names", ()):
+        """The variable or union ``name`` denotes: itself, else its only case-insensitive match."""
+        known = [*self.variables, *getattr(self, "subset_names", ())]
+        if name in known:
             return name
-        return name.upper()
+        same = [v for v in known if v.upper() == name.upper()]
+        return same[0] if len(same) == 1 else name.upper()
 
     def members(self, name: str) -> frozenset[str]:
         key = self.norm(name)
@@ -415,7 +418,7 @@ class _Partition:
     def condition(self, var: str, row: int, start: int, path: Path, number: int) -> bool:
         self.budget[0] -= 1
         if self.budget[0] < 0:
-            raise ReferenceTooComplex(f"more than {MAX_STEPS} condition evaluations")
+            raise ReferenceTooComplex("too many condition evaluations (exponential backtracking)")
         cond = self.c.define.get(var)
         if cond is None:
             return True
@@ -539,12 +542,15 @@ def _sort_key(values: list[Any]) -> tuple[Any, ...]:
     return tuple((v is None, v) for v in values)
 
 
-def reference_find_matches(pattern: Any, events: pl.DataFrame) -> MatchResult:
+def reference_find_matches(
+    pattern: Any, events: pl.DataFrame, *, max_steps: int = MAX_STEPS
+) -> MatchResult:
     """Find the matches of a ``match_recognize`` pattern the slow, obvious way.
 
     Args:
         pattern: a ``cep.model.MatchRecognizePattern``.
         events: the events, one row per event, in any order.
+        max_steps: condition evaluations allowed before giving up.
 
     Raises:
         MatchRuntimeError: AFTER MATCH SKIP lands on the match's first row or on a missing
@@ -567,7 +573,7 @@ def reference_find_matches(pattern: Any, events: pl.DataFrame) -> MatchResult:
     for index, record in enumerate(records):
         groups.setdefault(tuple(record.get(col) for col in c.partition_by), []).append(index)
 
-    budget = [MAX_STEPS]
+    budget = [max_steps]
     out: list[Match] = []
     unmatched_ids: list[Any] = []
     for key_values, members in groups.items():
