@@ -1710,7 +1710,7 @@ class _PolarsCompiler:
             case "upper":
                 return x.str.to_uppercase()
             case "length":
-                return x.cast(pl.String).str.len_chars()
+                return x.cast(pl.String).str.len_chars().cast(pl.Int64)
             case "trim":
                 return x.str.strip_chars(" ")
             case "ltrim":

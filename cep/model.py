@@ -47,7 +47,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic_core import PydanticSerializationUnexpectedValue, core_schema
 
 from cep.errors import ExpressionError, PatternError
 
@@ -314,6 +314,16 @@ def _parse_duration_us(value: object) -> int:
     return int(total)
 
 
+def _serialize_duration(value: object) -> str:
+    if not isinstance(
+        value, Duration
+    ):  # lets a union (timeout: Duration | dict) try its next member
+        raise PydanticSerializationUnexpectedValue(
+            f"expected a Duration, got {type(value).__name__}"
+        )
+    return str(value)
+
+
 @functools.total_ordering
 class Duration:
     """A positive length of time, at most :func:`max_duration_s`, held in whole microseconds.
@@ -394,7 +404,9 @@ class Duration:
     ) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(
             cls._validate,
-            serialization=core_schema.plain_serializer_function_ser_schema(str, when_used="json"),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _serialize_duration, when_used="json"
+            ),
             ref="Duration",
         )
 
@@ -1385,11 +1397,10 @@ class HeartbeatPattern(PatternBase):
 
 
 def _state_timeouts(value: object) -> object:
-    if value is None or isinstance(value, Duration | str | timedelta):
-        return value
-    if isinstance(value, Mapping):
-        if "unit" in value and set(value) <= {"value", "unit"}:
-            return value
+    """One duration for every state, or state -> duration (each checked, errors name the state)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping) and not (value and set(value) <= {"value", "unit"}):
         out: dict[object, Duration] = {}
         for state, item in value.items():
             try:
@@ -1397,7 +1408,7 @@ def _state_timeouts(value: object) -> object:
             except ValueError as exc:
                 raise _FieldError(str(state), str(exc)) from None
         return out
-    return value
+    return Duration._validate(value)
 
 
 class Transition(_Frozen):

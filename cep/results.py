@@ -132,16 +132,16 @@ class MatchResult:
             }
             for m in self.matches
         ]
-        schema = {
-            "key": pl.String,
+        schema: dict[str, pl.DataType] = {
+            "key": pl.String(),
             "start": pl.Datetime("us", "UTC"),
             "end": pl.Datetime("us", "UTC"),
-            "events": pl.String,
-            "classifiers": pl.String,
-            "measures": pl.String,
-            "match_number": pl.Int64,
+            "events": pl.String(),
+            "classifiers": pl.String(),
+            "measures": pl.String(),
+            "match_number": pl.Int64(),
         }
-        return pl.DataFrame(rows, schema=schema, orient="row" if not rows else None)
+        return pl.DataFrame(rows, schema=schema)
 
     def to_csv(self) -> str:
         """CSV text, one row per match."""

@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cep.events
 from cep.errors import EventDataError
@@ -294,6 +296,43 @@ def test_many_rows_of_mixed_forms_parse_vectorised() -> None:
     df = load_events(pl.DataFrame({"ts": text}))
     expected = pl.from_epoch(seconds, time_unit="s").dt.replace_time_zone("UTC")
     assert df["ts"].to_list() == expected.to_list()
+
+
+def _render(instant: datetime, offset_min: int, form: int) -> str:
+    """One way of writing ``instant`` that load_events accepts."""
+    local = instant + timedelta(minutes=offset_min)
+    sign, size = ("+" if offset_min >= 0 else "-"), abs(offset_min)
+    hh_mm = f"{size // 60:02d}:{size % 60:02d}"
+    micros = f".{instant.microsecond:06d}" if instant.microsecond else ""
+    epoch_us = (instant - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    forms = [
+        f"{local:%Y-%m-%dT%H:%M:%S}{micros}{sign}{hh_mm}",
+        f"{local:%Y-%m-%d %H:%M:%S}{micros}{sign}{hh_mm.replace(':', '')}",
+        f"{instant:%Y-%m-%dT%H:%M:%S}{micros}Z",
+        f"{instant:%Y-%m-%d %H:%M:%S}{micros}",
+        str(epoch_us),
+    ]
+    return forms[form]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(datetime(1973, 3, 4), datetime(2200, 1, 1), timezones=st.just(UTC)),
+            st.integers(-14 * 4, 14 * 4).map(lambda quarters: quarters * 15),
+            st.integers(0, 4),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_any_rendering_of_an_instant_reads_back_exactly(
+    cases: list[tuple[datetime, int, int]],
+) -> None:
+    text = [_render(instant, offset, form) for instant, offset, form in cases]
+    df = load_events(pl.DataFrame({"ts": text}))
+    assert df["ts"].to_list() == [instant for instant, _, _ in cases]
 
 
 @pytest.mark.parametrize(

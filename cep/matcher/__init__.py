@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from cep.errors import UnsupportedFeature
-from cep.model import MatchRecognizePattern, Pattern  # noqa: F401
+from cep.model import MatchRecognizePattern, Pattern
 from cep.results import MatchResult
 
 __all__ = ["IMPLEMENTED_KINDS", "find_matches"]

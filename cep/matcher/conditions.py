@@ -26,7 +26,7 @@ from cep.errors import UnsupportedFeature
 from cep.matcher import vm
 from cep.matcher.frame import PART_COL
 
-__all__ = ["CompiledConditions", "compile_conditions", "DEFINE_FEATURES"]
+__all__ = ["DEFINE_FEATURES", "CompiledConditions", "compile_conditions"]
 
 DEFINE_FEATURES = E.Features(navigation=True, var_refs=True, aggregates=True, classifier=True)
 MAX_VARIABLES = 63
@@ -268,10 +268,6 @@ class _Compiler:
             )
 
     def binary(self, e: E.Binary) -> None:
-        for side, other in ((e.left, e.right), (e.right, e.left)):
-            if self.classifier_selector(other) is not None and isinstance(side, E.Lit):
-                if not isinstance(side.value, str):
-                    raise UnsupportedFeature("CLASSIFIER() can only be compared with a variable name")
         left_cls = self.classifier_selector(e.left) is not None
         right_cls = self.classifier_selector(e.right) is not None
         if (left_cls or right_cls) and e.op in ("=", "<>"):

@@ -33,7 +33,7 @@ from cep.matcher.syntax import (
     parse_row_pattern,
 )
 
-__all__ = ["OP_NAMES", "MAX_INSTRUCTIONS", "Program", "compile_pattern", "is_nullable"]
+__all__ = ["MAX_INSTRUCTIONS", "OP_NAMES", "Program", "compile_pattern", "is_nullable"]
 
 MAX_INSTRUCTIONS = 200_000
 MAX_PERMUTE_ITEMS = 6

@@ -103,7 +103,7 @@ def find_recognize_matches(pattern: MatchRecognizePattern, events: pl.DataFrame)
         partitioned=bool(pattern.partition_by),
     )
     skip_mode, skip_mask = _skip(pattern.after_match_skip, var_index, subsets)
-    within_us = -1 if pattern.within is None else int(round(pattern.within.seconds * 1e6))
+    within_us = -1 if pattern.within is None else round(pattern.within.seconds * 1e6)
     c = conditions
     m_start, m_end, m_number, m_offset, labels, excluded, _, status, at = vm.run_program(
         program.ops, program.op_a, program.op_b, program.n_regs,
@@ -218,7 +218,7 @@ class _Builder:
             if part not in keys:
                 keys[part] = prepared.key_of(part)
             names = [self.variables[x] for x in labels[m_offset[i]: m_offset[i + 1]]]
-            shown = range(start, end)
+            shown = list(range(start, end))
             if all_rows:
                 flags = excluded[m_offset[i]: m_offset[i + 1]]
                 shown = [r for r, flag in zip(range(start, end), flags, strict=True) if not flag]
@@ -226,7 +226,7 @@ class _Builder:
             row_measures = None
             if self.measures or all_rows:
                 measures, row_measures = self._measures(part, start, end, names, int(m_number[i]),
-                                                        list(shown), rows_cache, all_rows)
+                                                        shown, rows_cache, all_rows)
             out.append(Match(
                 pattern=self.pattern.name,
                 key=keys[part],

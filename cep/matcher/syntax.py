@@ -164,7 +164,7 @@ class _Parser:
         greedy = not self.take("?")
         if high is not None and high == low:
             greedy = True  # {n}? behaves like {n}
-        if self.peek("*") or self.peek("+") or self.peek("?") or self.peek("{") and not self.peek("{-"):
+        if self.peek("*") or self.peek("+") or self.peek("?") or (self.peek("{") and not self.peek("{-")):
             raise self.fail("a quantifier cannot follow a quantifier; use parentheses")
         return Quant(node, low, high, greedy)
 

@@ -84,7 +84,7 @@ def _select_row(sel: int, pos: int, start: int, pstart: int, pend: int, labels: 
     row += sel_physical[sel]
     if row < pstart or row >= pend:
         return -1
-    return row
+    return row  # type: ignore[no-any-return]
 
 
 @njit(cache=True, nogil=True)
@@ -141,11 +141,7 @@ def _eval_condition(prog: int, pos: int, start: int, pstart: int, pend: int, mat
                 if cols_null[a, r]:
                     continue
                 v = cols[a, r]
-                if count == 0:
-                    best = v
-                elif func == AGG_MIN and v < best:
-                    best = v
-                elif func == AGG_MAX and v > best:
+                if count == 0 or (func == AGG_MIN and v < best) or (func == AGG_MAX and v > best):
                     best = v
                 total += v
                 count += 1
@@ -165,7 +161,7 @@ def _eval_condition(prog: int, pos: int, start: int, pstart: int, pend: int, mat
                 stack_v[sp] = best
                 stack_n[sp] = False
             sp += 1
-        elif op == C_NEG or op == C_NOT or op == C_ISNULL or op == C_ISNOTNULL or op == C_ABS:
+        elif op in (C_NEG, C_NOT, C_ISNULL, C_ISNOTNULL, C_ABS):
             v = stack_v[sp - 1]
             n = stack_n[sp - 1]
             if op == C_NEG:
@@ -215,7 +211,7 @@ def _eval_condition(prog: int, pos: int, start: int, pstart: int, pend: int, mat
                 stack_v[sp - 1] = lv - rv
             elif op == C_MUL:
                 stack_v[sp - 1] = lv * rv
-            elif op == C_DIV or op == C_MOD:
+            elif op in (C_DIV, C_MOD):
                 if rv == 0.0:
                     stack_n[sp - 1] = True
                 elif op == C_DIV:

@@ -60,6 +60,11 @@ MEASURES = [
     "SUM({w}.price)",
     "FINAL LAST({w}.price)",
     "FINAL COUNT({w}.*)",
+    "CLASSIFIER({w})",
+    "price",
+    "PREV(price)",
+    "NEXT(CLASSIFIER())",
+    "AVG(price)",
 ]
 
 
@@ -111,6 +116,10 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, Any], pl.DataFrame]:
     if not pattern_variables(parse_row_pattern(text)):
         text = f"{text} {names[0]}"
     variables = pattern_variables(parse_row_pattern(text))
+    subset: dict[str, list[str]] = {}
+    if len(variables) >= 2 and draw(st.integers(0, 3)) == 0:
+        subset["U"] = sorted(draw(st.sets(st.sampled_from(variables), min_size=2, max_size=2)))
+    qualifiers = variables + list(subset)
     define: dict[str, str] = {}
     for v in variables:
         choice = draw(st.integers(0, 9))
@@ -119,22 +128,24 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, Any], pl.DataFrame]:
         if choice <= 6 or len(variables) < 2:
             define[v] = draw(st.sampled_from(ROW_LOCAL))
         else:
-            w = draw(st.sampled_from([x for x in variables if x != v]))
+            w = draw(st.sampled_from([x for x in qualifiers if x != v]))
             define[v] = draw(st.sampled_from(CROSS)).format(v=v, w=w)
     measures = {
-        f"m{k}": draw(st.sampled_from(MEASURES)).format(w=draw(st.sampled_from(variables)))
+        f"m{k}": draw(st.sampled_from(MEASURES)).format(w=draw(st.sampled_from(qualifiers)))
         for k in range(draw(st.integers(1, 3)))
     }
     skip = ["PAST LAST ROW"] * 3 + ["TO NEXT ROW"] * 2 + ["TO FIRST", "TO LAST"]
     skip_choice = skip[draw(st.integers(0, len(skip) - 1))]
     if skip_choice in ("TO FIRST", "TO LAST"):
-        skip_choice = f"{skip_choice} {draw(st.sampled_from(variables[::-1]))}"
+        skip_choice = f"{skip_choice} {draw(st.sampled_from(qualifiers[::-1]))}"
     spec: dict[str, Any] = {
         "pattern": text,
         "define": define,
         "measures": measures,
         "after_match_skip": skip_choice,
     }
+    if subset:
+        spec["subset"] = subset
     if draw(st.booleans()):
         spec["rows_per_match"] = "ALL"
         options = [None, "SHOW EMPTY MATCHES", "OMIT EMPTY MATCHES"]
@@ -165,7 +176,8 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, Any], pl.DataFrame]:
 def frame(**columns: list[Any]) -> pl.DataFrame:
     """The harness frame with the column types fixed (so an empty frame keeps them)."""
     df = events(**columns)
-    return df.cast({"k": pl.String, "price": pl.Int64, "type": pl.String})
+    types = {"k": pl.String, "price": pl.Int64, "type": pl.String}
+    return df.cast({name: t for name, t in types.items() if name in df.columns})
 
 
 def _same(a: Any, b: Any) -> bool:
