@@ -97,7 +97,6 @@ _Where = Callable[[int], str]
 
 _UTC = pl.Datetime("us", "UTC")
 
-
 _TIME_HINT = "ISO-8601 or epoch seconds/ms"
 _TIME_NAMES = ("ts", "time", "timestamp", "event_time", "datetime", "date", "created_at")
 

@@ -1609,7 +1609,8 @@ class _PolarsCompiler:
             case Func(name, args):
                 return self.func(name, args)
             case Nav(func, arg, offset) if func in ("PREV", "NEXT"):
-                return self.shift(self.compile(arg), offset if func == "PREV" else -offset)
+                x = _per_row(self.compile(arg)) if _is_scalar(arg) else self.compile(arg)
+                return self.shift(x, offset if func == "PREV" else -offset)
             case _:
                 name = e.func if isinstance(e, Nav | Agg) else _STATE_NODE_NAMES[type(e).__name__]
                 raise UnsupportedFeature(
@@ -1679,6 +1680,8 @@ class _PolarsCompiler:
         xs = [self.compile(a) for a in args]
         if name in _STRING_FUNCS and name != "substring":
             xs = [x.cast(pl.String) for x in xs]
+        if name in ("substring", "replace") and _is_scalar(args[0]):
+            xs[0] = _per_row(xs[0])
         x = xs[0]
         match name:
             case "abs":
@@ -1728,10 +1731,13 @@ class _PolarsCompiler:
                         "replace() with a search text that is not a string literal is not "
                         "supported by the Polars compiler"
                     )
-                if not search.value:
-                    return x
                 repl = xs[2] if len(xs) == 3 else pl.lit("")
-                return x.str.replace_all(search.value, repl, literal=True)
+                replaced = (
+                    x.str.replace_all(search.value, repl.fill_null(""), literal=True)
+                    if search.value
+                    else x
+                )
+                return pl.when(repl.is_not_null()).then(replaced)
             case "coalesce":
                 return pl.coalesce(xs)
             case "nullif":
@@ -1741,6 +1747,20 @@ class _PolarsCompiler:
             case "least":
                 return pl.min_horizontal(xs)
         raise UnsupportedFeature(f"function {name}() is not supported by the Polars compiler")
+
+
+def _is_scalar(e: Expr) -> bool:
+    """True if ``e`` compiles to a Polars literal (one value, not one per row)."""
+    if _always_null(e):
+        return True
+    if isinstance(e, Col | Nav | Agg | Classifier | MatchNumber):
+        return False
+    return all(_is_scalar(c) for c in _children(e))
+
+
+def _per_row(scalar: pl.Expr) -> pl.Expr:
+    # Shifts and string methods with column arguments need a column, not a literal, as subject.
+    return pl.when(pl.int_range(pl.len()) >= 0).then(scalar)
 
 
 def _polars_mod(x: pl.Expr, y: pl.Expr) -> pl.Expr:

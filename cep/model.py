@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -87,8 +87,12 @@ __all__ = [
     "dump_pattern",
     "load_pattern",
     "max_duration_s",
+    "normalize_mr_skip",
+    "normalize_sequence_skip",
     "parse_pattern",
     "pattern_json_schema",
+    "pattern_to_dict",
+    "validate_pattern",
 ]
 
 KINDS: tuple[str, ...] = (
@@ -315,12 +319,9 @@ def _parse_duration_us(value: object) -> int:
 
 
 def _serialize_duration(value: object) -> str:
-    if not isinstance(
-        value, Duration
-    ):  # lets a union (timeout: Duration | dict) try its next member
-        raise PydanticSerializationUnexpectedValue(
-            f"expected a Duration, got {type(value).__name__}"
-        )
+    # Raising (not str()-ing anything) lets a union such as Duration | dict try its next member.
+    if not isinstance(value, Duration):
+        raise PydanticSerializationUnexpectedValue(f"expected a Duration, not {type(value)}")
     return str(value)
 
 
@@ -621,6 +622,19 @@ def _row_pattern_variables(text: str) -> tuple[str, ...]:
     return tuple(pattern_variables(parse_row_pattern(text)))
 
 
+def _has_exclusion(text: str) -> bool:
+    from cep.matcher import syntax
+
+    def visit(node: syntax.Node) -> bool:
+        if isinstance(node, syntax.Exclude):
+            return True
+        if isinstance(node, syntax.Concat | syntax.Alt | syntax.Permute):
+            return any(visit(item) for item in node.items)
+        return isinstance(node, syntax.Quant) and visit(node.node)
+
+    return visit(syntax.parse_row_pattern(text))
+
+
 def _resolve_variable(name: str, variables: Sequence[str]) -> str | None:
     """The variable ``name`` denotes: an exact match, else the only case-insensitive one."""
     if name in variables:
@@ -847,6 +861,11 @@ class MatchRecognizePattern(PatternBase):
             return "SHOW EMPTY MATCHES"
         if rows == "ONE" and value is not None:
             raise ValueError(f"{value!r} needs rows_per_match ALL (ALL ROWS PER MATCH)")
+        text = info.data.get("pattern")
+        if value == "WITH UNMATCHED ROWS" and text is not None and _has_exclusion(text):
+            raise ValueError(
+                "WITH UNMATCHED ROWS cannot be combined with an exclusion {- ... -} in PATTERN"
+            )
         return value
 
 
@@ -1826,7 +1845,8 @@ def parse_pattern(
         data: the text (``bytes`` are decoded as UTF-8) or the already-parsed JSON value.
         source: the name used in error messages (a file name, ``<input>``, ...).
         fmt: ``json``, ``yaml`` or ``sql``; ``None`` guesses: a leading ``{`` is JSON, text with
-            ``MATCH_RECOGNIZE`` is SQL, anything else YAML.
+            ``MATCH_RECOGNIZE`` is SQL, anything else YAML. SQL read from a ``.sql`` source is
+            named after the file; otherwise after its alias or table (:mod:`cep.sqlimport`).
 
     Raises:
         PatternError: one message naming ``source`` and what is wrong where.
@@ -1852,7 +1872,8 @@ def parse_pattern(
     if fmt == "sql":
         from cep.sqlimport import import_match_recognize
 
-        return import_match_recognize(text, source=source)
+        stem = PurePath(source).stem if source.lower().endswith(".sql") else None
+        return import_match_recognize(text, source=source, name=stem)
     if fmt == "json":
         value = _load_json(text, source)
     elif fmt == "yaml":
@@ -1903,12 +1924,6 @@ def load_pattern(path: str | os.PathLike[str]) -> Pattern:
         raise PatternError(f"{source}: is a directory, not a pattern file") from None
     except OSError as exc:
         raise PatternError(f"{source}: cannot read the file: {exc.strerror or exc}") from None
-    if fmt == "sql":
-        from cep.sqlimport import import_match_recognize
-
-        if len(data) == 0:
-            raise PatternError(f"{source}: the pattern is empty")
-        return import_match_recognize(_decode(data, source), source=source, name=file.stem)
     return parse_pattern(data, source=source, fmt=fmt)
 
 

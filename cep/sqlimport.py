@@ -22,12 +22,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 
 from cep.errors import PatternError, UnsupportedFeature
-from cep.model import MatchRecognizePattern, _error_parts
+from cep.model import MAX_PATTERN_BYTES, MatchRecognizePattern, _error_parts
 
 __all__ = ["UnsupportedSql", "import_match_recognize"]
 
@@ -110,7 +110,7 @@ class _Sql:
         self.source = source
         self.text = _strip_comments(sql, source)
         self.tokens = [
-            _Token(kind, m.group(kind), m.start(), m.end())  # type: ignore[arg-type]
+            _Token(cast(TokenKind, kind), m.group(kind), m.start(), m.end())
             for m in _TOKEN.finditer(self.text)
             for kind in (m.lastgroup,)
             if kind is not None
@@ -298,7 +298,6 @@ class _Importer:
         if len(rest) >= 2 and rest[0].upper == "AS" and _is_ident(rest[1]):
             return rest[1].name
         if rest and _is_ident(rest[0]) and rest[0].upper not in _NOT_ALIASES:
-            self.dialect = self.dialect or "Oracle"  # Oracle writes table aliases without AS
             return rest[0].name
         return None
 
@@ -352,11 +351,12 @@ class _Importer:
             and all(t.text == "." for t in dots)
         ):
             return idents[-1].name
-        raise self.unsupported(
-            clause,
-            f"only plain column names are supported, not {self.sql.span(item[0], item[-1])!r}",
-            item[0],
-        )
+        text = self.sql.span(item[0], item[-1])
+        if any(t.text == "(" for t in item):
+            raise self.unsupported(
+                clause, f"only plain column names are supported, not {text!r}", item[0]
+            )
+        raise self.fail(clause, f"expected a column name, found {text!r}", item[0])
 
     def partition_by(self, anchor: _Token, tokens: list[_Token]) -> list[str]:
         items = self.items("PARTITION BY", anchor, tokens)
@@ -440,8 +440,14 @@ class _Importer:
             raise self.fail("PATTERN", f"unexpected {tokens[close + 1].text!r}", tokens[close + 1])
         self.note("pattern", "PATTERN", anchor)
         if close == 1:
-            return "()"  # PATTERN (()) is written PATTERN (); the model reports it
-        return self.sql.span(tokens[1], tokens[close - 1])
+            return "()"
+        text = self.sql.span(tokens[1], tokens[close - 1])
+        from cep.matcher.syntax import parse_row_pattern, to_text
+
+        try:  # SQL folds unquoted names to upper case; the canonical text says so
+            return to_text(parse_row_pattern(text))
+        except PatternError:
+            return text  # the model reports the problem, with the clause and line
 
     def within(self, anchor: _Token, tokens: list[_Token]) -> str:
         # Flink writes INTERVAL '10' MINUTE; INTERVAL 10 MINUTES and '10 minutes' are Spark's.
@@ -609,6 +615,8 @@ def import_match_recognize(
             SQL the model cannot express (tie-break ORDER BY columns, DESC, expressions in
             PARTITION BY).
     """
+    if len(sql) > MAX_PATTERN_BYTES:
+        raise PatternError(f"{source}: the query is longer than {MAX_PATTERN_BYTES} characters")
     importer = _Importer(_Sql(sql, source))
     data = importer.run(name)
     try:

@@ -77,21 +77,37 @@ def test_alternative_agrees_when_times_tie(case: str, name: str) -> None:
 
 @pytest.mark.parametrize("name", list(H.CASES["a"]["alternatives"]))
 def test_within_is_exclusive(name: str) -> None:
-    events = frame([
-        ("x", 0, "A", 1), ("x", 100, "C", 1), ("x", 300, "B", 1),  # exactly 5m: too late
-        ("x", 350, "A", 1), ("x", 450, "A", 1), ("x", 650.5, "B", 1),  # only the 2nd A in time
-        ("y", 0, "A", 1), ("y", 299.999999, "B", 1),  # just inside
-    ])
+    events = frame(
+        [
+            ("x", 0, "A", 1),
+            ("x", 100, "C", 1),
+            ("x", 300, "B", 1),  # exactly 5m: too late
+            ("x", 350, "A", 1),
+            ("x", 450, "A", 1),
+            ("x", 650.5, "B", 1),  # only the 2nd A in time
+            ("y", 0, "A", 1),
+            ("y", 299.999999, "B", 1),  # just inside
+        ]
+    )
     expected = [("x", [5, 6], ["A", "B"]), ("y", [7, 8], ["A", "B"])]
     assert matcher_list("a", events) == expected
     assert H.CASES["a"]["alternatives"][name](events) == expected
 
 
 def test_a_then_b_matches_are_reluctant_and_skip_past_last_row() -> None:
-    events = frame([
-        ("x", 0, "A", 1), ("y", 1, "B", 1), ("x", 2, "A", 1), ("x", 3, "B", 1),
-        ("x", 4, "B", 1), ("y", 5, "A", 1), ("x", 6, "A", 1), ("y", 7, "D", 1), ("y", 8, "B", 1),
-    ])
+    events = frame(
+        [
+            ("x", 0, "A", 1),
+            ("y", 1, "B", 1),
+            ("x", 2, "A", 1),
+            ("x", 3, "B", 1),
+            ("x", 4, "B", 1),
+            ("y", 5, "A", 1),
+            ("x", 6, "A", 1),
+            ("y", 7, "D", 1),
+            ("y", 8, "B", 1),
+        ]
+    )
     expected = [("x", [1, 3, 4], ["A", "X", "B"]), ("y", [6, 8, 9], ["A", "X", "B"])]
     assert matcher_list("a", events) == expected
     assert H.a_then_b_loop(events) == expected
@@ -129,17 +145,29 @@ def test_generated_events_are_deterministic_and_time_ordered() -> None:
     first = generate_events(2_000, n_keys=30, seed=9)
     assert first.equals(generate_events(2_000, n_keys=30, seed=9))
     assert not first.equals(generate_events(2_000, n_keys=30, seed=10))
-    assert first.schema == pl.Schema({"id": pl.Int64, "key": pl.String,
-                                      "ts": pl.Datetime("us", "UTC"), "type": pl.String,
-                                      "price": pl.Float64})
+    assert first.schema == pl.Schema(
+        {
+            "id": pl.Int64,
+            "key": pl.String,
+            "ts": pl.Datetime("us", "UTC"),
+            "type": pl.String,
+            "price": pl.Float64,
+        }
+    )
     assert first["ts"].is_sorted()
     assert first["ts"].n_unique() == first.height
     assert set(first["type"].unique()) == set("ABCDE")
-    assert (first["price"] * 100).round(6).cast(pl.Int64).cast(pl.Float64).equals(
-        (first["price"] * 100).round(6))
+    assert (
+        (first["price"] * 100)
+        .round(6)
+        .cast(pl.Int64)
+        .cast(pl.Float64)
+        .equals((first["price"] * 100).round(6))
+    )
     described = describe_events(first)
     assert described["a_rows"] == (
-        described["a_next_b_in_window"] + described["a_next_b_too_late"] + described["a_no_next_b"])
+        described["a_next_b_in_window"] + described["a_next_b_too_late"] + described["a_no_next_b"]
+    )
 
 
 def test_case_process_measures_and_checks_one_case(tmp_path: Path) -> None:

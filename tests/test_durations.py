@@ -215,7 +215,8 @@ def test_duration_in_a_pattern_dumps_as_canonical_text() -> None:
 
 def test_duration_is_an_immutable_hashable_value() -> None:
     d = Duration("5m")
-    assert d == Duration("300s") and hash(d) == hash(Duration("PT5M"))
+    assert d == Duration("300s")
+    assert hash(d) == hash(Duration("PT5M"))
     assert d != "5m"
     assert Duration("1s") < d <= Duration("5m") < Duration("1h")
     assert repr(d) == "Duration('5m')"

@@ -243,8 +243,8 @@ RENDERED = [
     ("x = -(5)", "x = -(5)"),
     ("x = - 5", "x = -5"),
     ("x == 1 and y != 2", "x = 1 AND y <> 2"),
-    ("`order` > 1 and \"my col\" > 2 and `é` > 3", "`order` > 1 AND `my col` > 2 AND `é` > 3"),
-    ("\"a`b\" > 1", "`a``b` > 1"),
+    ('`order` > 1 and "my col" > 2 and `é` > 3', "`order` > 1 AND `my col` > 2 AND `é` > 3"),
+    ('"a`b" > 1', "`a``b` > 1"),
     ("s = 'it''s \\\\'", "s = 'it\\'s \\\\'"),
     ("d > interval '300' second", "d > INTERVAL '5' MINUTE"),
     ("d > interval '90' minute", "d > INTERVAL '90' MINUTE"),
@@ -303,7 +303,9 @@ literals = st.one_of(
     st.timedeltas(),
     st.datetimes(timezones=st.just(UTC)),
 ).map(lit)
-like_patterns = st.lists(st.sampled_from(["a", "%", "_", "\\%", "\\_", "\\\\", "'", "x"]), max_size=5)
+like_patterns = st.lists(
+    st.sampled_from(["a", "%", "_", "\\%", "\\_", "\\\\", "'", "x"]), max_size=5
+)
 
 
 def columns_of(var: str | None) -> st.SearchStrategy[Expr]:
@@ -370,7 +372,9 @@ values: st.SearchStrategy[Expr] = st.deferred(
         conditions,
         st.builds(Binary, value_ops, values, values),
         st.builds(Unary, st.sampled_from(["-", "+"]), values),
-        st.builds(InList, values, st.lists(values, min_size=1, max_size=3).map(tuple), st.booleans()),
+        st.builds(
+            InList, values, st.lists(values, min_size=1, max_size=3).map(tuple), st.booleans()
+        ),
         st.builds(Between, values, values, values, st.booleans()),
         st.builds(Like, values, like_patterns.map("".join).map(lit), st.booleans(), st.booleans()),
         st.builds(

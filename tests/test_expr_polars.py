@@ -282,7 +282,9 @@ def test_eval_row_asks_resolve_for_the_match_state() -> None:
 
     def resolve(node: Expr) -> Any:
         asked.append(type(node).__name__)
-        return {"Nav": 9, "Col": 5, "Agg": 2, "Classifier": "B", "MatchNumber": 1}[type(node).__name__]
+        return {"Nav": 9, "Col": 5, "Agg": 2, "Classifier": "B", "MatchNumber": 1}[
+            type(node).__name__
+        ]
 
     e = parse_condition(
         "price > PREV(price) AND A.price < price AND COUNT(*) = 2 AND CLASSIFIER() = 'B' "
@@ -338,6 +340,10 @@ def call(name: str, *args: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
     return st.tuples(*args).map(lambda xs: Func(name, tuple(xs)))
 
 
+def navigation(args: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
+    return st.builds(Nav, st.sampled_from(["PREV", "NEXT"]), args, st.integers(0, 2))
+
+
 ints: st.SearchStrategy[Expr] = st.deferred(
     lambda: st.one_of(
         st.sampled_from([Col("i"), Col("j")]),
@@ -346,7 +352,7 @@ ints: st.SearchStrategy[Expr] = st.deferred(
         call("mod", ints, ints),
         call("abs", ints),
         call("length", strings),
-        st.builds(Nav, st.sampled_from(["PREV", "NEXT"]), ints, st.integers(0, 2)),
+        navigation(ints),
     )
 )
 numbers: st.SearchStrategy[Expr] = st.deferred(
@@ -357,14 +363,16 @@ numbers: st.SearchStrategy[Expr] = st.deferred(
         st.just(lit(None)),
         st.builds(Binary, st.sampled_from(["+", "-", "*", "/"]), numbers, numbers),
         st.builds(Unary, st.just("-"), numbers),
-        st.sampled_from(["abs", "floor", "ceil", "sign", "round"]).flatmap(lambda f: call(f, numbers)),
+        st.sampled_from(["abs", "floor", "ceil", "sign", "round"]).flatmap(
+            lambda f: call(f, numbers)
+        ),
         st.sampled_from(["greatest", "least", "coalesce", "nullif"]).flatmap(
             lambda f: call(f, numbers, numbers)
         ),
         st.builds(Case, st.none(), st.tuples(st.tuples(conditions, numbers)), numbers | st.none()),
         st.builds(Case, ints, st.tuples(st.tuples(ints, numbers)), numbers | st.none()),
         st.builds(Cast, numbers, st.sampled_from(["BIGINT", "DOUBLE"])),
-        st.builds(Nav, st.sampled_from(["PREV", "NEXT"]), numbers, st.integers(0, 2)),
+        navigation(numbers),
     )
 )
 strings: st.SearchStrategy[Expr] = st.deferred(
@@ -373,7 +381,9 @@ strings: st.SearchStrategy[Expr] = st.deferred(
         text_values.map(lit),
         st.just(lit(None)),
         st.builds(Binary, st.just("||"), strings, strings),
-        st.sampled_from(["lower", "upper", "trim", "ltrim", "rtrim"]).flatmap(lambda f: call(f, strings)),
+        st.sampled_from(["lower", "upper", "trim", "ltrim", "rtrim"]).flatmap(
+            lambda f: call(f, strings)
+        ),
         call("substring", strings, small_ints.map(lit) | st.just(Col("i"))),
         call("substring", strings, small_ints.map(lit), small_ints.map(lit) | st.just(Col("j"))),
         call("concat", strings, strings),
@@ -382,7 +392,7 @@ strings: st.SearchStrategy[Expr] = st.deferred(
         call("nullif", strings, strings),
         st.builds(Cast, ints, st.just("STRING")),
         st.builds(Case, st.none(), st.tuples(st.tuples(conditions, strings)), strings | st.none()),
-        st.builds(Nav, st.sampled_from(["PREV", "NEXT"]), strings, st.integers(0, 2)),
+        navigation(strings),
     )
 )
 like_patterns = st.lists(st.sampled_from(["a", "B", " ", "%", "_", "\\%", "\\_"]), max_size=4)
@@ -395,12 +405,16 @@ conditions: st.SearchStrategy[Expr] = st.deferred(
         st.builds(Binary, st.sampled_from(["AND", "OR"]), conditions, conditions),
         st.builds(Unary, st.just("NOT"), conditions),
         st.builds(IsNull, numbers | strings, st.booleans()),
-        st.builds(InList, numbers, st.lists(numbers, min_size=1, max_size=3).map(tuple), st.booleans()),
+        st.builds(
+            InList, numbers, st.lists(numbers, min_size=1, max_size=3).map(tuple), st.booleans()
+        ),
         st.builds(Between, numbers, numbers, numbers, st.booleans()),
         st.builds(Like, strings, like_patterns.map("".join).map(lit), st.booleans(), st.booleans()),
-        st.builds(Case, st.none(), st.tuples(st.tuples(conditions, conditions)), conditions | st.none()),
+        st.builds(
+            Case, st.none(), st.tuples(st.tuples(conditions, conditions)), conditions | st.none()
+        ),
         st.builds(Cast, numbers, st.just("BOOLEAN")),
-        st.builds(Nav, st.sampled_from(["PREV", "NEXT"]), conditions, st.integers(0, 2)),
+        navigation(conditions),
     )
 )
 
@@ -428,13 +442,15 @@ def same(python: Any, polars: Any) -> bool:
     return bool(python == polars)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=6000, deadline=None)
 @given(st.one_of(conditions, numbers, strings), rows)
 def test_eval_row_agrees_with_to_polars(e: Expr, records: list[dict[str, Any]]) -> None:
     assume(sum(1 for _ in walk(e)) <= 40)
     records = sorted(records, key=lambda r: r["k"])
     frame = pl.DataFrame(records, schema=SCHEMA)
-    expected = [eval_row(e, r, resolve=neighbour_resolver(records, n)) for n, r in enumerate(records)]
+    expected = [
+        eval_row(e, r, resolve=neighbour_resolver(records, n)) for n, r in enumerate(records)
+    ]
     assume(all(not isinstance(v, int) or abs(v) < 2**62 for v in expected))
     actual = frame.with_columns(result=to_polars(e, partition_col="k"))["result"].to_list()
     assert all(same(p, q) for p, q in zip(expected, actual, strict=True)), (expected, actual)

@@ -161,7 +161,7 @@ def test_v_shape_from_the_design_is_valid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("given", "normalised"),
+    ("raw", "normalised"),
     [
         ("PAST LAST ROW", "PAST LAST ROW"),
         ("past  last row", "PAST LAST ROW"),
@@ -176,8 +176,8 @@ def test_v_shape_from_the_design_is_valid() -> None:
     ],
     ids=str,
 )
-def test_after_match_skip_is_normalised(given: str, normalised: str) -> None:
-    assert parse_pattern(mr(after_match_skip=given)).after_match_skip == normalised
+def test_after_match_skip_is_normalised(raw: str, normalised: str) -> None:
+    assert parse_pattern(mr(after_match_skip=raw)).after_match_skip == normalised
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ def test_after_match_skip_must_be_sql_and_name_a_variable(skip: str, message: st
 
 
 @pytest.mark.parametrize(
-    ("given", "rows", "option"),
+    ("raw", "rows", "option"),
     [
         ({"rows_per_match": "one"}, "ONE", None),
         ({"rows_per_match": "ONE ROW PER MATCH"}, "ONE", None),
@@ -207,7 +207,11 @@ def test_after_match_skip_must_be_sql_and_name_a_variable(skip: str, message: st
             "ALL",
             "OMIT EMPTY MATCHES",
         ),
-        ({"rows_per_match": "ALL", "rows_per_match_option": "SHOW EMPTY"}, "ALL", "SHOW EMPTY MATCHES"),
+        (
+            {"rows_per_match": "ALL", "rows_per_match_option": "SHOW EMPTY"},
+            "ALL",
+            "SHOW EMPTY MATCHES",
+        ),
         (
             {"rows_per_match": "ALL", "rows_per_match_option": "with  unmatched rows"},
             "ALL",
@@ -217,15 +221,31 @@ def test_after_match_skip_must_be_sql_and_name_a_variable(skip: str, message: st
     ids=["one", "one-sql", "all", "all-sql", "omit", "show-short", "unmatched"],
 )
 def test_rows_per_match_and_option_are_normalised(
-    given: dict[str, str], rows: str, option: str | None
+    raw: dict[str, str], rows: str, option: str | None
 ) -> None:
-    p = parse_pattern(mr(**given))
+    p = parse_pattern(mr(**raw))
     assert (p.rows_per_match, p.rows_per_match_option) == (rows, option)
 
 
 def test_rows_per_match_option_needs_all_rows() -> None:
     message = error_of(mr(rows_per_match_option="WITH UNMATCHED ROWS"))
     assert "rows_per_match_option: 'WITH UNMATCHED ROWS' needs rows_per_match ALL" in message
+
+
+def test_unmatched_rows_cannot_be_combined_with_exclusion() -> None:
+    message = error_of(
+        mr(
+            pattern="A {- B+ -} C+",
+            rows_per_match="ALL",
+            rows_per_match_option="WITH UNMATCHED ROWS",
+        )
+    )
+    assert (
+        "rows_per_match_option: WITH UNMATCHED ROWS cannot be combined with an exclusion" in message
+    )
+    assert (
+        parse_pattern(mr(pattern="A {- B+ -} C+", rows_per_match="ALL")).pattern == "A {- B+ -} C+"
+    )
 
 
 def test_rows_per_match_rejects_other_values() -> None:
@@ -280,7 +300,10 @@ def test_a_broken_pattern_text_is_reported_with_its_position() -> None:
         ("__import__('os').system('x')", "'__import__' is not allowed"),
         ("1; DROP TABLE t", "';' is not allowed"),
         ("(SELECT 1)", "subqueries are not allowed"),
-        ("reflect('java.lang.Runtime','exec','x')", "function 'reflect' is not allowed at position 0"),
+        (
+            "reflect('java.lang.Runtime','exec','x')",
+            "function 'reflect' is not allowed at position 0",
+        ),
         ("price > 1 -- comment", "comment"),
         ("price >", "position"),
     ],
@@ -295,7 +318,11 @@ def test_define_injection_attempts_are_refused_naming_the_field(
 
 
 def test_measures_accept_running_and_final() -> None:
-    measures = {"bottom": "FINAL LAST(B.price)", "so_far": "RUNNING COUNT(*)", "n": "MATCH_NUMBER()"}
+    measures = {
+        "bottom": "FINAL LAST(B.price)",
+        "so_far": "RUNNING COUNT(*)",
+        "n": "MATCH_NUMBER()",
+    }
     assert parse_pattern(mr(measures=measures)).measures == measures
 
 
@@ -354,7 +381,8 @@ def test_step_defaults_follow_flink() -> None:
     step = Step(name="a")
     assert step.where is None
     assert (step.contiguity, step.loop_contiguity) == ("relaxed", "relaxed")
-    assert step.times == Times(min=1, max=1) and step.times.is_single
+    assert step.times == Times(min=1, max=1)
+    assert step.times.is_single
     assert (step.optional, step.greedy, step.until, step.negated) == (False, False, None, None)
     assert parse_pattern(seq([{"name": "a"}])).after_match_skip == "PAST LAST EVENT"
 
@@ -366,7 +394,7 @@ def test_times_may_be_written_as_a_number() -> None:
 
 
 @pytest.mark.parametrize(
-    ("given", "normalised"),
+    ("raw", "normalised"),
     [
         ("NO_SKIP", "NO_SKIP"),
         ("no skip", "NO_SKIP"),
@@ -380,14 +408,18 @@ def test_times_may_be_written_as_a_number() -> None:
     ],
     ids=str,
 )
-def test_sequence_skip_strategies_are_normalised(given: str, normalised: str) -> None:
-    p = parse_pattern(seq([{"name": "a"}, {"name": "b_2"}], after_match_skip=given))
+def test_sequence_skip_strategies_are_normalised(raw: str, normalised: str) -> None:
+    p = parse_pattern(seq([{"name": "a"}, {"name": "b_2"}], after_match_skip=raw))
     assert p.after_match_skip == normalised
 
 
 def test_iterative_conditions_may_read_earlier_steps_and_the_step_itself() -> None:
     steps = [
-        {"name": "fail", "where": "SUM(fail.amount) + amount < 1000", "times": {"min": 1, "max": None}},
+        {
+            "name": "fail",
+            "where": "SUM(fail.amount) + amount < 1000",
+            "times": {"min": 1, "max": None},
+        },
         {"name": "ok", "where": "amount > LAST(fail.amount) AND ts > FIRST(fail.ts)"},
         {"name": "move", "where": "amount > ok.amount AND AVG(fail.amount) < 10"},
     ]
@@ -429,7 +461,11 @@ def _loop(**extra: Any) -> dict[str, Any]:
             "so it cannot have optional",
         ),
         (
-            [{"name": "a"}, {"name": "b", "negated": "not_next", "contiguity": "any"}, {"name": "c"}],
+            [
+                {"name": "a"},
+                {"name": "b", "negated": "not_next", "contiguity": "any"},
+                {"name": "c"},
+            ],
             {},
             "steps[1]: contiguity does not apply to a negated step",
         ),
@@ -471,7 +507,11 @@ def _loop(**extra: Any) -> dict[str, Any]:
             "steps[1].where: unknown variable 'OK'",
         ),
         (
-            [{"name": "a"}, {"name": "n", "negated": "not_next"}, {"name": "b", "where": "n.x > 1"}],
+            [
+                {"name": "a"},
+                {"name": "n", "negated": "not_next"},
+                {"name": "b", "where": "n.x > 1"},
+            ],
             {},
             "steps[2].where: unknown variable 'n'",
         ),
@@ -500,7 +540,11 @@ def _loop(**extra: Any) -> dict[str, Any]:
             {"after_match_skip": "PAST LAST ROW"},
             "after_match_skip 'PAST LAST ROW' is not understood; use NO_SKIP",
         ),
-        ([{"name": "a", "nmae": "x"}], {}, "unknown field 'nmae' in steps[0] (did you mean 'name'?"),
+        (
+            [{"name": "a", "nmae": "x"}],
+            {},
+            "unknown field 'nmae' in steps[0] (did you mean 'name'?",
+        ),
     ],
     ids=[
         "no-steps",
@@ -539,14 +583,16 @@ def test_not_followed_by_may_end_a_sequence_with_a_window() -> None:
     p = parse_pattern(
         seq([{"name": "a"}, {"name": "b", "negated": "not_followed_by"}], within="5m")
     )
-    assert isinstance(p, SequencePattern) and p.steps[-1].negated == "not_followed_by"
+    assert isinstance(p, SequencePattern)
+    assert p.steps[-1].negated == "not_followed_by"
 
 
 def test_loops_accept_greedy_until_and_loop_contiguity() -> None:
     steps = [_loop(greedy=True, until="x > 5", loop_contiguity="any", optional=True), {"name": "c"}]
     p = parse_pattern(seq(steps))
     assert isinstance(p, SequencePattern)
-    assert p.steps[0].greedy and p.steps[0].loop_contiguity == "any"
+    assert p.steps[0].greedy
+    assert p.steps[0].loop_contiguity == "any"
 
 
 # --------------------------------------------------------------------------------------------
@@ -587,9 +633,18 @@ def test_explicit_format_wins_over_detection() -> None:
         ("{'kind': 'heartbeat'}", "malformed JSON at line 1, column 2"),
         ("kind: heartbeat\nname: [hb\n", "<input>: malformed YAML at line 3, column 1"),
         ("kind: heartbeat\n\tname: hb\n", "malformed YAML at line 2"),
-        ("kind: heartbeat\nname: a\nname: b\n", "malformed YAML at line 3, column 1: duplicate key"),
-        ("x: &a [1]\ny: *a\n", "malformed YAML at line 2, column 4: aliases (*name) are not allowed"),
-        ("- kind: heartbeat\n", "a pattern must be a mapping (JSON object) with a 'kind' field, got a list"),
+        (
+            "kind: heartbeat\nname: a\nname: b\n",
+            "malformed YAML at line 3, column 1: duplicate key",
+        ),
+        (
+            "x: &a [1]\ny: *a\n",
+            "malformed YAML at line 2, column 4: aliases (*name) are not allowed",
+        ),
+        (
+            "- kind: heartbeat\n",
+            "a pattern must be a mapping (JSON object) with a 'kind' field, got a list",
+        ),
         ("[1, 2]", "a pattern must be a mapping"),
         ("just text", "a pattern must be a mapping (JSON object) with a 'kind' field, got str"),
         ("", "the pattern is empty"),
@@ -641,11 +696,18 @@ def test_oversized_text_is_refused_before_parsing() -> None:
             "unknown field 'foo' in steps[1]",
         ),
         (
-            {"kind": "sequence", "name": "s", "steps": [{"name": "a", "times": {"min": 1, "mx": 2}}]},
+            {
+                "kind": "sequence",
+                "name": "s",
+                "steps": [{"name": "a", "times": {"min": 1, "mx": 2}}],
+            },
             "unknown field 'mx' in steps[0].times (did you mean 'max'?",
         ),
         ({"kind": "sequence", "name": "s"}, "missing required field 'steps'"),
-        ({"kind": "sequence", "name": "s", "steps": [{}]}, "missing required field 'name' in steps[0]"),
+        (
+            {"kind": "sequence", "name": "s", "steps": [{}]},
+            "missing required field 'name' in steps[0]",
+        ),
     ],
     ids=[
         "unknown-kind",
@@ -664,7 +726,14 @@ def test_structural_mistakes_get_one_readable_message(data: dict[str, Any], mess
 
 
 def test_several_errors_are_joined_and_counted() -> None:
-    data = {"kind": "count_threshold", "name": "", "threshold": 0, "window": "x", "where": 1, "a": 1}
+    data = {
+        "kind": "count_threshold",
+        "name": "",
+        "threshold": 0,
+        "window": "x",
+        "where": 1,
+        "a": 1,
+    }
     message = error_of(data, source="c.json")
     assert message.startswith("c.json: ")
     assert message.count("; ") == 2
@@ -718,7 +787,11 @@ def test_the_sample_json_and_sql_files_are_the_same_pattern() -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("p.txt", "kind: heartbeat", "unknown pattern file type '.txt'; use .json, .yaml, .yml or .sql"),
+        (
+            "p.txt",
+            "kind: heartbeat",
+            "unknown pattern file type '.txt'; use .json, .yaml, .yml or .sql",
+        ),
         ("p", "kind: heartbeat", "unknown pattern file type '(none)'"),
         ("p.json", "{oops", "p.json: malformed JSON at line 1, column 2"),
         ("p.yaml", "kind: [", "p.yaml: malformed YAML at line 1"),
@@ -727,7 +800,9 @@ def test_the_sample_json_and_sql_files_are_the_same_pattern() -> None:
     ],
     ids=["txt", "no-suffix", "bad-json", "bad-yaml", "empty-sql", "sql-without-mr"],
 )
-def test_load_pattern_reports_the_file(tmp_path: Path, name: str, content: str, message: str) -> None:
+def test_load_pattern_reports_the_file(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(PatternError) as info:
@@ -822,13 +897,15 @@ def test_json_schema_accepts_the_design_examples_and_rejects_mistakes() -> None:
 # --------------------------------------------------------------------------------------------
 # Round trip (property)
 
-_TEXT = st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=40)
+_TEXT = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=40)
 _NAMES = _TEXT.filter(lambda s: s.strip() != "").map(lambda s: s[:200])
 _DESCRIPTIONS = st.text(
     st.one_of(st.characters(exclude_categories=("Cc", "Cs")), st.sampled_from("\n\t\r")),
     max_size=80,
 )
-_COLUMNS = st.lists(st.sampled_from(["symbol", "user_id", "Device ID", "région"]), unique=True, max_size=2)
+_COLUMNS = st.lists(
+    st.sampled_from(["symbol", "user_id", "Device ID", "région"]), unique=True, max_size=2
+)
 DURATIONS = st.one_of(
     st.integers(min_value=1, max_value=90 * 86_400).map(lambda s: Duration.from_seconds(s)),
     st.integers(min_value=1, max_value=10**6).map(lambda ms: Duration({"value": ms, "unit": "ms"})),
@@ -838,7 +915,7 @@ _ROW_CONDITIONS = [
     "price < FIRST(price) * 0.9",
     "type = 'it''s' OR amount BETWEEN 1 AND 5",
     "COUNT(*) < 5 AND lower(kind) LIKE 'a%'",
-    'CLASSIFIER() = \'A\' AND "Device ID" IS NOT NULL',
+    "CLASSIFIER() = 'A' AND \"Device ID\" IS NOT NULL",
     "price > LAST(A.price)",
 ]
 
@@ -869,7 +946,9 @@ def match_recognize_patterns(draw: st.DrawFn) -> MatchRecognizePattern:
     option = None
     if rows == "ALL":
         option = draw(
-            st.sampled_from([None, "SHOW EMPTY MATCHES", "OMIT EMPTY MATCHES", "WITH UNMATCHED ROWS"])
+            st.sampled_from(
+                [None, "SHOW EMPTY MATCHES", "OMIT EMPTY MATCHES", "WITH UNMATCHED ROWS"]
+            )
         )
     subset = {"U": variables[:2]} if draw(st.booleans()) else {}
     return MatchRecognizePattern.model_validate(
@@ -894,13 +973,22 @@ def match_recognize_patterns(draw: st.DrawFn) -> MatchRecognizePattern:
 @st.composite
 def sequence_patterns(draw: st.DrawFn) -> SequencePattern:
     names = draw(
-        st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True), min_size=1, max_size=5, unique=True)
+        st.lists(
+            st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True),
+            min_size=1,
+            max_size=5,
+            unique=True,
+        )
     )
     steps: list[dict[str, Any]] = []
     taken: list[str] = []
     for i, name in enumerate(names):
         can_negate = i > 0 and not steps[-1].get("optional", False)
-        negated = draw(st.sampled_from([None, None, "not_next", "not_followed_by"])) if can_negate else None
+        negated = (
+            draw(st.sampled_from([None, None, "not_next", "not_followed_by"]))
+            if can_negate
+            else None
+        )
         conditions = ["amount > 10", f"SUM({name}.amount) < 100", "type IN ('a', 'b')"]
         conditions += [f"amount > {t}.amount AND ts > FIRST({t}.ts)" for t in taken]
         step: dict[str, Any] = {"name": name}

@@ -16,7 +16,6 @@ from cep.model import (
     AbsencePattern,
     Circle,
     CountThresholdPattern,
-    DedupPattern,
     Duration,
     GeofencePattern,
     GeoPoint,
@@ -208,12 +207,14 @@ def test_every_detector_rejects_an_unknown_field(kind: str) -> None:
 def test_detector_examples_hold_the_given_values() -> None:
     absence = parse_pattern(EXAMPLES["absence"])
     assert isinstance(absence, AbsencePattern)
-    assert absence.timeout == Duration("48h") and absence.correlate_on == ("warehouse",)
+    assert absence.timeout == Duration("48h")
+    assert absence.correlate_on == ("warehouse",)
     velocity = parse_pattern(EXAMPLES["velocity"])
     assert isinstance(velocity, VelocityPattern)
     assert (velocity.value_field, velocity.per, velocity.threshold) == ("amount", "hour", 500.0)
     geofence = parse_pattern(EXAMPLES["geofence"])
-    assert isinstance(geofence, GeofencePattern) and isinstance(geofence.shape, Polygon)
+    assert isinstance(geofence, GeofencePattern)
+    assert isinstance(geofence.shape, Polygon)
     assert geofence.shape.vertices[0] == GeoPoint(lat=52.5, lon=13.3)
 
 
@@ -227,7 +228,8 @@ def test_detector_defaults() -> None:
     trend = parse_pattern(
         {"kind": "trend", "name": "t", "value_field": "v", "direction": "flat", "count": 3}
     )
-    assert isinstance(trend, TrendPattern) and trend.tolerance_pct == 0.0
+    assert isinstance(trend, TrendPattern)
+    assert trend.tolerance_pct == 0.0
     outlier = parse_pattern(
         {"kind": "outlier", "name": "o", "value_field": "v", "threshold": 3, "baseline": "1h"}
     )
@@ -270,7 +272,11 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("count_threshold", {"threshold": 0}, "threshold: Input should be greater than or equal to 1"),
     ("count_threshold", {"threshold": 2.5}, "threshold: Input should be a valid integer"),
     ("count_threshold", {"window": "-5m"}, "window: invalid duration '-5m': durations must be"),
-    ("count_threshold", {"window": 600}, "window: invalid duration 600: a bare number is ambiguous"),
+    (
+        "count_threshold",
+        {"window": 600},
+        "window: invalid duration 600: a bare number is ambiguous",
+    ),
     (
         "count_threshold",
         {"window_type": "hopping"},
@@ -368,7 +374,11 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     # heartbeat
     ("heartbeat", {"interval": "5"}, "interval: invalid duration '5': a number without a unit"),
     ("heartbeat", {"grace": "-1s"}, "grace: invalid duration '-1s': durations must be positive"),
-    ("heartbeat", {"emit": "alive"}, "emit: Input should be 'dead' or 'status_change', got 'alive'"),
+    (
+        "heartbeat",
+        {"emit": "alive"},
+        "emit: Input should be 'dead' or 'status_change', got 'alive'",
+    ),
     # state_machine
     (
         "state_machine",
@@ -418,15 +428,20 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     INVALID,
     ids=[f"{kind}-{i}" for i, (kind, _, _) in enumerate(INVALID)],
 )
-def test_detectors_reject_typical_mistakes(kind: str, changes: dict[str, Any], message: str) -> None:
+def test_detectors_reject_typical_mistakes(
+    kind: str, changes: dict[str, Any], message: str
+) -> None:
     text = error_of(example(kind, **changes))
     assert text.startswith("p.json: ")
     assert message in text
 
 
 def test_polygon_may_repeat_its_first_vertex_at_the_end() -> None:
-    closed = parse_pattern(example("geofence", shape={"type": "polygon", "vertices": [*SQUARE, SQUARE[0]]}))
-    assert isinstance(closed, GeofencePattern) and isinstance(closed.shape, Polygon)
+    closed = parse_pattern(
+        example("geofence", shape={"type": "polygon", "vertices": [*SQUARE, SQUARE[0]]})
+    )
+    assert isinstance(closed, GeofencePattern)
+    assert isinstance(closed.shape, Polygon)
     assert len(closed.shape.vertices) == 4
 
 
@@ -440,14 +455,18 @@ def test_concave_polygons_and_dwell_are_accepted() -> None:
             dwell="15m",
         )
     )
-    assert isinstance(p, GeofencePattern) and p.dwell == Duration("15m")
+    assert isinstance(p, GeofencePattern)
+    assert p.dwell == Duration("15m")
 
 
 def test_polygon_edges_touching_at_a_point_count_as_intersecting() -> None:
     # a "bow" whose fourth vertex lies on the first edge
     vertices = [(0, 0), (0, 4), (2, 4), (0, 2), (-2, 4)]
     message = error_of(
-        example("geofence", shape={"type": "polygon", "vertices": [{"lat": a, "lon": b} for a, b in vertices]})
+        example(
+            "geofence",
+            shape={"type": "polygon", "vertices": [{"lat": a, "lon": b} for a, b in vertices]},
+        )
     )
     assert "the polygon intersects itself" in message
 
@@ -456,8 +475,8 @@ def test_state_machine_timeout_is_global_or_per_state() -> None:
     per_state = parse_pattern(EXAMPLES["state_machine"])
     assert isinstance(per_state, StateMachinePattern)
     assert per_state.timeout == {"new": Duration("1h"), "paid": Duration("2d")}
-    for given in ("30m", {"value": 30, "unit": "minutes"}, "PT30M"):
-        global_ = parse_pattern(example("state_machine", timeout=given))
+    for raw in ("30m", {"value": 30, "unit": "minutes"}, "PT30M"):
+        global_ = parse_pattern(example("state_machine", timeout=raw))
         assert isinstance(global_, StateMachinePattern)
         assert global_.timeout == Duration("30m")
 
@@ -484,7 +503,9 @@ _NAMES = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max
 )
 _SECONDS = st.integers(min_value=1, max_value=90 * 86_400).map(lambda s: f"{s}s")
 _CONDITIONS = st.sampled_from(["amount > 10", "type = 'x'", "lower(kind) IN ('a', 'b')", "flag"])
-_FIELDS = st.lists(st.sampled_from(["user", "card", "amount", "Merchant Name"]), min_size=1, unique=True)
+_FIELDS = st.lists(
+    st.sampled_from(["user", "card", "amount", "Merchant Name"]), min_size=1, unique=True
+)
 
 
 def _detector_data(draw: st.DrawFn, kind: str) -> dict[str, Any]:
@@ -546,7 +567,9 @@ def _detector_data(draw: st.DrawFn, kind: str) -> dict[str, Any]:
 
 @st.composite
 def detector_patterns(draw: st.DrawFn) -> Any:
-    kind = draw(st.sampled_from(["count_threshold", "trend", "velocity", "geofence", "state_machine"]))
+    kind = draw(
+        st.sampled_from(["count_threshold", "trend", "velocity", "geofence", "state_machine"])
+    )
     return parse_pattern(_detector_data(draw, kind))
 
 

@@ -24,7 +24,7 @@ import polars as pl
 from cep import expr as E
 from cep.errors import UnsupportedFeature
 from cep.matcher import vm
-from cep.matcher.frame import PART_COL
+from cep.matcher.frame import PART_COL, Prepared
 
 __all__ = ["DEFINE_FEATURES", "CompiledConditions", "compile_conditions"]
 
@@ -119,9 +119,9 @@ def _is_plain(e: E.Expr) -> bool:
 
 
 class _Compiler:
-    def __init__(self, frame: pl.DataFrame, var_index: dict[str, int],
+    def __init__(self, prepared: Prepared, var_index: dict[str, int],
                  subsets: dict[str, list[str]], partitioned: bool) -> None:
-        self.frame = frame
+        self.prepared = prepared
         self.var_index = var_index
         self.known: dict[str, int] = {**var_index, **dict.fromkeys(subsets, -1)}
         self.masks = {name: 1 << i for name, i in var_index.items()}
@@ -296,14 +296,10 @@ class _Compiler:
 
     # --- columns ----------------------------------------------------------------------------
     def evaluate_columns(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], dict[str, float]]:
-        n = self.frame.height
+        n = self.prepared.height
         if not self.derived:
             return np.zeros((0, n)), np.zeros((0, n), dtype=np.bool_), {}
-        exprs = [
-            E.to_polars(e, partition_col=self.partition_col).alias(f"__d{i}")
-            for e, i in self.derived.items()
-        ]
-        values = self.frame.select(exprs)
+        values = _evaluate(self.prepared, {f"__d{i}": e for e, i in self.derived.items()})
         strings: set[str] = set(self.string_literals)
         for s in values.iter_columns():
             if s.dtype in (pl.String, pl.Categorical, pl.Enum):
@@ -315,6 +311,35 @@ class _Compiler:
             nulls[i] = s.is_null().to_numpy()
             cols[i] = _as_float(s, codes).fill_null(0.0).to_numpy()
         return cols, nulls, codes
+
+
+def _evaluate(prepared: Prepared, exprs: Mapping[str, E.Expr], row_var: str | None = None
+              ) -> pl.DataFrame:
+    """Evaluate row-local expressions for every event, in sorted order.
+
+    Expressions without PREV/NEXT run on the events as given and only their results are
+    reordered; the others run on the few columns they read, gathered into sorted order.
+    """
+    plain: dict[str, pl.Expr] = {}
+    navigating: dict[str, pl.Expr] = {}
+    columns: set[str] = set()
+    for name, e in exprs.items():
+        if any(isinstance(n, E.Nav) for n in E.walk(e)):
+            columns |= E.referenced_columns(e)
+            navigating[name] = E.to_polars(e, partition_col=PART_COL, row_var=row_var,
+                                           case_insensitive_vars=True).alias(name)
+        else:
+            plain[name] = E.to_polars(e, row_var=row_var, case_insensitive_vars=True).alias(name)
+    parts = []
+    if plain:
+        # with_columns broadcasts constant conditions to every row.
+        values = prepared.events.with_columns(list(plain.values())).select(list(plain))
+        parts.append(values[pl.Series(prepared.order)])
+    if navigating:
+        frame = prepared.sorted_frame(sorted(columns), with_partition=True)
+        parts.append(frame.with_columns(list(navigating.values())).select(list(navigating)))
+    combined = pl.concat(parts, how="horizontal") if len(parts) > 1 else parts[0]
+    return combined.select(list(exprs))
 
 
 def _as_float(s: pl.Series, codes: dict[str, float]) -> pl.Series:
@@ -332,7 +357,7 @@ def _as_float(s: pl.Series, codes: dict[str, float]) -> pl.Series:
 
 
 def compile_conditions(
-    frame: pl.DataFrame,
+    prepared: Prepared,
     variables: Sequence[str],
     define: Mapping[str, E.Expr],
     subsets: Mapping[str, list[str]],
@@ -342,7 +367,7 @@ def compile_conditions(
     """Compile every variable's DEFINE against the sorted frame.
 
     Args:
-        frame: events sorted by ``cep.matcher.frame.prepare_events``.
+        prepared: events sorted by ``cep.matcher.frame.prepare_events``.
         variables: the primary pattern variables, in label order.
         define: variable → parsed condition (undefined variables are always true).
         subsets: union variable → member variables.
@@ -351,22 +376,19 @@ def compile_conditions(
     if len(variables) > MAX_VARIABLES:
         raise UnsupportedFeature(f"a pattern may use at most {MAX_VARIABLES} variables")
     var_index = {v: i for i, v in enumerate(variables)}
-    compiler = _Compiler(frame, var_index, dict(subsets), partitioned)
-    n = frame.height
+    compiler = _Compiler(prepared, var_index, dict(subsets), partitioned)
+    n = prepared.height
     cond = np.ones((len(variables), n), dtype=np.uint8)
     var_prog = np.full(len(variables), -1, dtype=np.int32)
-    static: dict[int, pl.Expr] = {}
+    static: dict[int, E.Expr] = {}
     dynamic: list[str] = []
-    partition_col = PART_COL if partitioned else None
     for name, condition in define.items():
         var = resolve_variable(name, var_index)
         if var is None:
             continue
         index = var_index[var]
         if E.is_row_local(condition, row_var=var, case_insensitive_vars=True):
-            static[index] = E.to_polars(
-                condition, partition_col=partition_col, row_var=var, case_insensitive_vars=True
-            ).fill_null(False)
+            static[index] = strip_qualifiers(condition)
         else:
             compiler.current_var = var
             compiler.emit(condition)
@@ -374,9 +396,9 @@ def compile_conditions(
             var_prog[index] = len(compiler.starts) - 2
             dynamic.append(var)
     if static:
-        masks = frame.select([e.alias(f"__v{i}") for i, e in static.items()])
+        masks = _evaluate(prepared, {f"__v{i}": e for i, e in static.items()})
         for i, s in zip(static, masks.iter_columns(), strict=True):
-            cond[i] = s.cast(pl.UInt8).to_numpy()
+            cond[i] = s.fill_null(False).cast(pl.UInt8).to_numpy()
     cols, cols_null, codes = compiler.evaluate_columns()
     consts = np.array([c[0] for c in compiler.consts] or [0.0], dtype=np.float64)
     consts_null = np.array([c[1] for c in compiler.consts] or [True], dtype=np.bool_)

@@ -99,7 +99,7 @@ def find_recognize_matches(pattern: MatchRecognizePattern, events: pl.DataFrame)
     prepared = prepare_events(events, pattern.partition_by, pattern.order_by, pattern.id_field)
     program = compile_pattern(tree, var_index)
     conditions = compile_conditions(
-        prepared.frame, variables, _parse_defines(pattern, variables), subsets,
+        prepared, variables, _parse_defines(pattern, variables), subsets,
         partitioned=bool(pattern.partition_by),
     )
     skip_mode, skip_mask = _skip(pattern.after_match_skip, var_index, subsets)
@@ -151,7 +151,7 @@ def _skip(text: str, var_index: dict[str, int], subsets: dict[str, list[str]]) -
 
 
 def _runtime_error(status: int, row: int, pattern: MatchRecognizePattern, prepared: Prepared) -> MatchRuntimeError:
-    event = prepared.frame.item(row, prepared.id_column)
+    event = prepared.event_id(row)
     where = f"in the match starting at event {event!r}"
     if status == vm.ERR_SKIP_FIRST_ROW:
         return MatchRuntimeError(
@@ -170,7 +170,7 @@ def _runtime_error(status: int, row: int, pattern: MatchRecognizePattern, prepar
 
 
 def _unmatched_ids(prepared: Prepared, m_start: npt.NDArray[np.int64], m_end: npt.NDArray[np.int64]) -> list[Any]:
-    n = prepared.frame.height
+    n = prepared.height
     covered = np.zeros(n + 1, dtype=np.int64)
     np.add.at(covered, m_start, 1)
     np.add.at(covered, m_end, -1)
@@ -206,7 +206,7 @@ class _Builder:
         m_start, m_end, m_number, m_offset, labels, excluded, keep = self.arrays
         prepared = self.prepared
         ids = prepared.ids().tolist()
-        times = prepared.frame.get_column(prepared.order_by).to_list()
+        times = prepared.times()
         part_of = np.searchsorted(prepared.part_end, m_start, side="right")
         all_rows = self.pattern.rows_per_match == "ALL"
         rows_cache: dict[int, list[dict[str, Any]]] = {}
@@ -248,7 +248,7 @@ class _Builder:
             return {}, ([{} for _ in shown] if all_rows else None)
         p0 = int(self.prepared.part_start[part])
         if part not in cache:
-            cache[part] = self.prepared.frame.slice(p0, int(self.prepared.part_end[part]) - p0).to_dicts()
+            cache[part] = self.prepared.rows(p0, int(self.prepared.part_end[part]))
         ctx = MatchContext(cache[part], start - p0, names, number, self.members)
         last = end - 1 - p0 if end > start else None
         final = {name: ctx.evaluate(e, last) for name, e in self.measures.items()}

@@ -53,11 +53,28 @@ STEP_BUDGET = 50_000_000  # backtracking steps allowed for one start row
 
 @njit(cache=True, nogil=True)
 def _select_row(sel: int, pos: int, start: int, pstart: int, pend: int, labels: Any,
-                sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any) -> int:
+                sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any,
+                var: int, last_at: Any, first_at: Any) -> int:
     kind = sel_kind[sel]
     row = -1
     if kind == SEL_CURRENT:
         row = pos
+    elif sel_logical[sel] == 0:
+        # O(1) per member: the path keeps the first and last row of every variable.
+        mask = sel_mask[sel]
+        if kind == SEL_LAST:
+            if (mask >> np.int64(var)) & 1:
+                row = pos
+            else:
+                for u in range(last_at.shape[0]):
+                    if (mask >> np.int64(u)) & 1 and last_at[u] > row:
+                        row = last_at[u]
+        else:
+            for u in range(first_at.shape[0]):
+                if (mask >> np.int64(u)) & 1 and first_at[u] >= 0 and (row < 0 or first_at[u] < row):
+                    row = first_at[u]
+            if row < 0 and (mask >> np.int64(var)) & 1:
+                row = pos
     else:
         mask = sel_mask[sel]
         skip = sel_logical[sel]
@@ -88,8 +105,8 @@ def _select_row(sel: int, pos: int, start: int, pstart: int, pend: int, labels: 
 
 
 @njit(cache=True, nogil=True)
-def _eval_condition(prog: int, pos: int, start: int, pstart: int, pend: int, match_number: int,
-                    labels: Any, code_start: Any, code_op: Any, code_a: Any, code_b: Any,
+def _eval_condition(prog: int, var: int, pos: int, start: int, pstart: int, pend: int,
+                    match_number: int, labels: Any, last_at: Any, first_at: Any, code_start: Any, code_op: Any, code_a: Any, code_b: Any,
                     consts: Any, consts_null: Any, cols: Any, cols_null: Any,
                     sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any,
                     agg_func: Any, agg_mask: Any, stack_v: Any, stack_n: Any) -> bool:
@@ -104,7 +121,7 @@ def _eval_condition(prog: int, pos: int, start: int, pstart: int, pend: int, mat
             sp += 1
         elif op == C_LOAD:
             row = _select_row(b, pos, start, pstart, pend, labels, sel_kind, sel_mask, sel_logical,
-                              sel_physical)
+                              sel_physical, var, last_at, first_at)
             if row < 0:
                 stack_v[sp] = 0.0
                 stack_n[sp] = True
@@ -114,7 +131,7 @@ def _eval_condition(prog: int, pos: int, start: int, pstart: int, pend: int, mat
             sp += 1
         elif op == C_LABEL:
             row = _select_row(b, pos, start, pstart, pend, labels, sel_kind, sel_mask, sel_logical,
-                              sel_physical)
+                              sel_physical, var, last_at, first_at)
             if row < start or row > pos or not ((agg_mask[a] >> np.int64(labels[row])) & 1):
                 stack_v[sp] = 0.0
                 stack_n[sp] = True
@@ -254,9 +271,17 @@ def run_program(
     excluded = np.zeros(n + 1, dtype=np.uint8)
     regs = np.zeros(max(n_regs, 1), dtype=np.int64)
     cap = 64
-    st_kind = np.empty(cap, dtype=np.int8)  # 0 branch, 1 register undo
+    st_kind = np.empty(cap, dtype=np.int8)  # 0 branch, 1 register undo, 2 first/last undo
     st_a = np.empty(cap, dtype=np.int64)
     st_b = np.empty(cap, dtype=np.int64)
+    st_c = np.empty(cap, dtype=np.int64)
+    n_vars = cond.shape[0]
+    last_at = np.full(n_vars, -1, dtype=np.int64)
+    first_at = np.full(n_vars, -1, dtype=np.int64)
+    track = False
+    for v in range(var_prog.shape[0]):
+        if var_prog[v] >= 0:
+            track = True
     stack_v = np.empty(max(code_op.shape[0], 1) + 1, dtype=np.float64)
     stack_n = np.empty(max(code_op.shape[0], 1) + 1, dtype=np.bool_)
 
@@ -286,6 +311,8 @@ def run_program(
                     limit_ptr += 1
                 limit = limit_ptr
             # --- one anchored backtracking search from ``pos`` ---
+            last_at[:] = -1
+            first_at[:] = -1
             sp = 0
             pc = 0
             cur = pos
@@ -309,12 +336,28 @@ def run_program(
                             ok = cond[v, cur] != 0
                         else:
                             labels[cur] = v
-                            ok = _eval_condition(prog, cur, pos, pstart, pend, number, labels,
+                            ok = _eval_condition(prog, v, cur, pos, pstart, pend, number, labels,
+                                                 last_at, first_at,
                                                  code_start, code_op, code_a, code_b, consts,
                                                  consts_null, cols, cols_null, sel_kind, sel_mask,
                                                  sel_logical, sel_physical, agg_func, agg_mask,
                                                  stack_v, stack_n)
                         if ok:
+                            if track:
+                                if sp == cap:
+                                    cap *= 2
+                                    st_kind = _grow_i8(st_kind, cap)
+                                    st_a = _grow_i64(st_a, cap)
+                                    st_b = _grow_i64(st_b, cap)
+                                    st_c = _grow_i64(st_c, cap)
+                                st_kind[sp] = 2
+                                st_a[sp] = v
+                                st_b[sp] = last_at[v]
+                                st_c[sp] = first_at[v]
+                                sp += 1
+                                last_at[v] = cur
+                                if first_at[v] < 0:
+                                    first_at[v] = cur
                             labels[cur] = v
                             excluded[cur] = op_b[pc]
                             cur += 1
@@ -325,6 +368,7 @@ def run_program(
                         st_kind = _grow_i8(st_kind, cap)
                         st_a = _grow_i64(st_a, cap)
                         st_b = _grow_i64(st_b, cap)
+                        st_c = _grow_i64(st_c, cap)
                     st_kind[sp] = 0
                     st_a[sp] = op_b[pc]
                     st_b[sp] = cur
@@ -347,6 +391,7 @@ def run_program(
                         st_kind = _grow_i8(st_kind, cap)
                         st_a = _grow_i64(st_a, cap)
                         st_b = _grow_i64(st_b, cap)
+                        st_c = _grow_i64(st_c, cap)
                     r = op_a[pc]
                     st_kind[sp] = 1
                     st_a[sp] = r
@@ -365,6 +410,9 @@ def run_program(
                         sp -= 1
                         if st_kind[sp] == 1:
                             regs[st_a[sp]] = st_b[sp]
+                        elif st_kind[sp] == 2:
+                            last_at[st_a[sp]] = st_b[sp]
+                            first_at[st_a[sp]] = st_c[sp]
                         else:
                             pc = st_a[sp]
                             cur = st_b[sp]

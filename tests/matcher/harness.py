@@ -64,7 +64,9 @@ def _columns_from_table(text: str) -> dict[str, list[Any]]:
     header, body = lines[0], lines[1:]
     for number, cells in enumerate(body, start=2):
         if len(cells) != len(header):
-            raise ValueError(f"table line {number} has {len(cells)} cells, header has {len(header)}")
+            raise ValueError(
+                f"table line {number} has {len(cells)} cells, header has {len(header)}"
+            )
     return {name: [_token(cells[k]) for cells in body] for k, name in enumerate(header)}
 
 

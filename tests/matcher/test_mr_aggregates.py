@@ -27,7 +27,15 @@ def test_balancing_sums(matcher):
         ([1, 2, 3, 4, 5, 6, 7, 8, 9], "B A B A A A A B A")
     ]
     assert [(r["sum_a"], r["sum_b"]) for r in result.matches[0].row_measures] == [
-        (None, 4), (6, 4), (6, 14), (7, 14), (8, 14), (9, 14), (19, 14), (19, 19), (20, 19)
+        (None, 4),
+        (6, 4),
+        (6, 14),
+        (7, 14),
+        (8, 14),
+        (9, 14),
+        (19, 14),
+        (19, 19),
+        (20, 19),
     ]
 
 
@@ -106,8 +114,16 @@ def test_period_length(matcher):
     }
     df = events("user_id: 1 1 1 1 1 2 2 2", "minute_of_the_day: 3 4 5 8 9 2 3 4")
     result = find(matcher, spec, df)
-    assert [(m.key["user_id"], m.event_ids, " ".join(m.classifiers), m.measures["periods_total"])
-            for m in result.matches] == [
+    assert [
+        (m.key["user_id"], m.event_ids, " ".join(m.classifiers), m.measures["periods_total"])
+        for m in result.matches
+    ] == [
         (1, [1, 2, 3, 4, 5], "A B C A C", 3),
         (2, [6, 7, 8], "A B C", 2),
     ]
+
+
+def test_running_average_includes_the_current_row(matcher):
+    # The Flink docs' A AS AVG(A.price) < 15: 12, 14.5, 14, 14.5 hold; with 20 it is 15.6.
+    spec = {"pattern": "A+ B", "define": {"A": "AVG(A.price) < 15"}}
+    assert run(matcher, spec, events("price: 12 17 13 16 20")) == [([1, 2, 3, 4, 5], "A A A A B")]

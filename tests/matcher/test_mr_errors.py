@@ -41,16 +41,22 @@ def test_union_variable_avoids_the_missing_variable_error(matcher):
 def test_skip_error_is_raised_only_when_a_later_match_hits_it(matcher):
     # b b b c, SKIP TO LAST B: match 1 is rows 1-4 and skips to row 3 (fine); match 2 is
     # rows 3-4 and its last B is its own first row: error. (Flink CEP would emit b3 c.)
-    spec = {"pattern": "B+ C", "define": {"B": "type = 'b'", "C": "type = 'c'"},
-            "after_match_skip": "TO LAST B"}
+    spec = {
+        "pattern": "B+ C",
+        "define": {"B": "type = 'b'", "C": "type = 'c'"},
+        "after_match_skip": "TO LAST B",
+    }
     with pytest.raises(MatchRuntimeError, match=FIRST_ROW):
         run(matcher, spec, events("type: b b b c"))
 
 
 def test_missing_variable_is_an_error_only_in_a_match_without_it(matcher):
     # A B? C: the first match has B, so SKIP TO B works; the second (A C) has no B: error.
-    spec = {"pattern": "A B? C", "define": {"A": "x = 0", "B": "x = 1", "C": "x = 2"},
-            "after_match_skip": "TO B"}
+    spec = {
+        "pattern": "A B? C",
+        "define": {"A": "x = 0", "B": "x = 1", "C": "x = 2"},
+        "after_match_skip": "TO B",
+    }
     assert run(matcher, spec, events("x: 0 1 2")) == [([1, 2, 3], "A B C")]
     with pytest.raises(MatchRuntimeError, match=MISSING):
         run(matcher, spec, events("x: 0 1 2 0 2"))

@@ -38,10 +38,32 @@ V_PRICES = events("price: 10 8 6 7 9 5")  # A B B C C on rows 1-5
         ("FINAL LAST(B.price)", 6),
         ("RUNNING LAST(B.price)", 6),
     ],
-    ids=["first-A", "last-B", "first-B", "last-C", "last-C-1", "first-all-1", "column-last-row",
-         "qualified-C", "qualified-B", "prev-of-B", "next-past-match", "prev-of-last",
-         "sum-B", "avg-C", "min-all", "max-B", "count-star", "count-B", "count-C-values",
-         "arithmetic", "classifier-last-row", "match-number", "final", "running"],
+    ids=[
+        "first-A",
+        "last-B",
+        "first-B",
+        "last-C",
+        "last-C-1",
+        "first-all-1",
+        "column-last-row",
+        "qualified-C",
+        "qualified-B",
+        "prev-of-B",
+        "next-past-match",
+        "prev-of-last",
+        "sum-B",
+        "avg-C",
+        "min-all",
+        "max-B",
+        "count-star",
+        "count-B",
+        "count-C-values",
+        "arithmetic",
+        "classifier-last-row",
+        "match-number",
+        "final",
+        "running",
+    ],
 )
 def test_one_row_measures_are_computed_at_the_last_row(matcher, expression, value):
     result = find(matcher, {**V, "measures": {"m": expression}}, V_PRICES)
@@ -55,8 +77,11 @@ def test_classifier_of_a_union_is_the_label_of_its_last_row(matcher):
         "pattern": "(L | H) A",
         "subset": {"U": ["L", "H"], "W": ["A", "L", "H"]},
         "define": {"A": "A.value = 80", "L": "L.value < 80", "H": "H.value > 80"},
-        "measures": {"val": "LAST(U.value)", "lower_or_higher": "CLASSIFIER(U)",
-                     "label": "CLASSIFIER(W)"},
+        "measures": {
+            "val": "LAST(U.value)",
+            "lower_or_higher": "CLASSIFIER(U)",
+            "label": "CLASSIFIER(W)",
+        },
     }
     result = find(matcher, spec, events("value: 90 80 70 80"))
     assert [(m.event_ids, m.measures) for m in result.matches] == [
@@ -83,12 +108,26 @@ def test_running_and_final_measures_per_output_row(matcher):
     result = find(matcher, spec, V_PRICES)
     (match,) = result.matches
     assert match.measures == {
-        "cls": "C", "run_bottom": 6, "final_bottom": 6, "run_rows": 5, "final_rows": 5,
-        "run_first_c": 7, "final_first_c": 7, "price": 9,
+        "cls": "C",
+        "run_bottom": 6,
+        "final_bottom": 6,
+        "run_rows": 5,
+        "final_rows": 5,
+        "run_first_c": 7,
+        "final_first_c": 7,
+        "price": 9,
     }
     assert [
-        (r["cls"], r["run_bottom"], r["final_bottom"], r["run_rows"], r["final_rows"],
-         r["run_first_c"], r["final_first_c"], r["price"])
+        (
+            r["cls"],
+            r["run_bottom"],
+            r["final_bottom"],
+            r["run_rows"],
+            r["final_rows"],
+            r["run_first_c"],
+            r["final_first_c"],
+            r["price"],
+        )
         for r in match.row_measures
     ] == [
         ("A", None, 6, 1, 5, None, 7, 10),
@@ -100,11 +139,18 @@ def test_running_and_final_measures_per_output_row(matcher):
 
 
 def test_running_prev_and_next_classifier_see_only_match_rows_up_to_the_current_one(matcher):
-    spec = {**V, "rows_per_match": "ALL",
-            "measures": {"next_label": "NEXT(CLASSIFIER())", "prev_label": "PREV(CLASSIFIER())"}}
+    spec = {
+        **V,
+        "rows_per_match": "ALL",
+        "measures": {"next_label": "NEXT(CLASSIFIER())", "prev_label": "PREV(CLASSIFIER())"},
+    }
     (match,) = find(matcher, spec, V_PRICES).matches
     assert [(r["next_label"], r["prev_label"]) for r in match.row_measures] == [
-        (None, None), (None, "A"), (None, "B"), (None, "B"), (None, "C")
+        (None, None),
+        (None, "A"),
+        (None, "B"),
+        (None, "B"),
+        (None, "C"),
     ]
 
 
@@ -112,14 +158,31 @@ def test_measures_of_an_empty_match(matcher):
     spec = {
         "pattern": "A*",
         "define": {"A": "price > 10"},
-        "measures": {"n": "MATCH_NUMBER()", "rows": "COUNT(*)", "a_rows": "COUNT(A.*)",
-                     "total": "SUM(A.price)", "cls": "CLASSIFIER()", "last": "LAST(price)",
-                     "price": "price"},
+        "measures": {
+            "n": "MATCH_NUMBER()",
+            "rows": "COUNT(*)",
+            "a_rows": "COUNT(A.*)",
+            "total": "SUM(A.price)",
+            "cls": "CLASSIFIER()",
+            "last": "LAST(price)",
+            "price": "price",
+        },
     }
     result = find(matcher, spec, events("price: 1"))
     assert [(m.event_ids, m.empty_at, m.measures) for m in result.matches] == [
-        ([], 1, {"n": 1, "rows": 0, "a_rows": 0, "total": None, "cls": None, "last": None,
-                 "price": None})
+        (
+            [],
+            1,
+            {
+                "n": 1,
+                "rows": 0,
+                "a_rows": 0,
+                "total": None,
+                "cls": None,
+                "last": None,
+                "price": None,
+            },
+        )
     ]
 
 
@@ -127,7 +190,10 @@ def test_match_number_in_measures_counts_empty_matches(matcher):
     spec = {"pattern": "A | ()", "define": {"A": "price > 1"}, "measures": {"n": "MATCH_NUMBER()"}}
     result = find(matcher, spec, events("price: 1 2 1 3"))
     assert [(m.event_ids, m.measures["n"]) for m in result.matches] == [
-        ([], 1), ([2], 2), ([], 3), ([4], 4)
+        ([], 1),
+        ([2], 2),
+        ([], 3),
+        ([4], 4),
     ]
 
 

@@ -196,12 +196,40 @@ def test_v_shape_of_the_design_example(matcher):
         (m.key, m.event_ids, " ".join(m.classifiers), m.start, m.end, m.match_number, m.measures)
         for m in result.matches
     ] == [
-        ({"symbol": "ACME"}, [3, 5, 7, 9, 11], "A B B C C", at(30), at(150), 1,
-         {"start_price": 101, "bottom": 97, "end_price": 100}),
-        ({"symbol": "ACME"}, [13, 15, 17, 19], "A B C C", at(180), at(270), 2,
-         {"start_price": 100, "bottom": 99, "end_price": 102}),
-        ({"symbol": "ACME"}, [21, 22, 23], "A B C", at(300), at(360), 3,
-         {"start_price": 101, "bottom": 100, "end_price": 103}),
-        ({"symbol": "GLOBX"}, [2, 4, 6, 8, 10, 12, 14, 16], "A B B B B C C C", at(15), at(225), 1,
-         {"start_price": 50, "bottom": 46, "end_price": 50}),
+        (
+            {"symbol": "ACME"},
+            [3, 5, 7, 9, 11],
+            "A B B C C",
+            at(30),
+            at(150),
+            1,
+            {"start_price": 101, "bottom": 97, "end_price": 100},
+        ),
+        (
+            {"symbol": "ACME"},
+            [13, 15, 17, 19],
+            "A B C C",
+            at(180),
+            at(270),
+            2,
+            {"start_price": 100, "bottom": 99, "end_price": 102},
+        ),
+        (
+            {"symbol": "ACME"},
+            [21, 22, 23],
+            "A B C",
+            at(300),
+            at(360),
+            3,
+            {"start_price": 101, "bottom": 100, "end_price": 103},
+        ),
+        (
+            {"symbol": "GLOBX"},
+            [2, 4, 6, 8, 10, 12, 14, 16],
+            "A B B B B C C C",
+            at(15),
+            at(225),
+            1,
+            {"start_price": 50, "bottom": 46, "end_price": 50},
+        ),
     ]

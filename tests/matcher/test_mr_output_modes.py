@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.matcher.harness import at, events, find, run
+from tests.matcher.harness import at, events, find
 
 # OVER* on 5 12 13 4 15 3 (OVER: price > 10): empty at row 1, OVER OVER on rows 2-3, empty at
 # row 4, OVER on row 5, empty at row 6. Five matches, numbered 1-5.
@@ -13,7 +13,9 @@ OVER = {"pattern": "OVER*", "define": {"OVER": "price > 10"}, "measures": {"n": 
 
 
 def _view(result):
-    return [(m.match_number, m.event_ids, " ".join(m.classifiers), m.empty_at) for m in result.matches]
+    return [
+        (m.match_number, m.event_ids, " ".join(m.classifiers), m.empty_at) for m in result.matches
+    ]
 
 
 def test_one_row_per_match_lists_empty_matches_with_their_numbers(matcher):
@@ -32,7 +34,11 @@ def test_one_row_per_match_lists_empty_matches_with_their_numbers(matcher):
 def test_empty_match_starts_and_ends_at_its_row(matcher):
     result = find(matcher, OVER, PRICES)
     assert [(m.start, m.end) for m in result.matches] == [
-        (at(0), at(0)), (at(1), at(2)), (at(3), at(3)), (at(4), at(4)), (at(5), at(5))
+        (at(0), at(0)),
+        (at(1), at(2)),
+        (at(3), at(3)),
+        (at(4), at(4)),
+        (at(5), at(5)),
     ]
 
 
@@ -50,7 +56,11 @@ def test_all_rows_show_empty_matches(matcher, option):
         (5, [], "", 6),
     ]
     assert [m.row_measures for m in result.matches] == [
-        [], [{"n": 2}, {"n": 2}], [], [{"n": 4}], []
+        [],
+        [{"n": 2}, {"n": 2}],
+        [],
+        [{"n": 4}],
+        [],
     ]
 
 
@@ -63,8 +73,12 @@ def test_all_rows_omit_empty_matches_keeps_the_numbers_they_used(matcher):
 
 
 def test_with_unmatched_rows_lists_rows_in_no_match(matcher):
-    spec = {"pattern": "OVER+", "define": {"OVER": "price > 10"}, "rows_per_match": "ALL",
-            "rows_per_match_option": "WITH UNMATCHED ROWS"}
+    spec = {
+        "pattern": "OVER+",
+        "define": {"OVER": "price > 10"},
+        "rows_per_match": "ALL",
+        "rows_per_match_option": "WITH UNMATCHED ROWS",
+    }
     result = find(matcher, spec, PRICES)
     assert _view(result) == [(1, [2, 3], "OVER OVER", None), (2, [5], "OVER", None)]
     assert result.unmatched_event_ids == [1, 4, 6]
@@ -80,18 +94,26 @@ def test_with_unmatched_rows_counts_empty_match_rows_as_matched(matcher):
 def test_with_unmatched_rows_does_not_repeat_rows_of_earlier_matches(matcher):
     # SKIP TO NEXT ROW: rows 2 and 3 start no match but are inside match 1, so only the c at
     # row 4 and the lone a at row 5 are unmatched.
-    spec = {"pattern": "A B+", "define": {"A": "type = 'a'", "B": "type = 'b'"},
-            "after_match_skip": "TO NEXT ROW", "rows_per_match": "ALL",
-            "rows_per_match_option": "WITH UNMATCHED ROWS"}
+    spec = {
+        "pattern": "A B+",
+        "define": {"A": "type = 'a'", "B": "type = 'b'"},
+        "after_match_skip": "TO NEXT ROW",
+        "rows_per_match": "ALL",
+        "rows_per_match_option": "WITH UNMATCHED ROWS",
+    }
     result = find(matcher, spec, events("type: a b b c a"))
     assert _view(result) == [(1, [1, 2, 3], "A B B", None)]
     assert result.unmatched_event_ids == [4, 5]
 
 
 def test_unmatched_rows_come_in_partition_then_time_order(matcher):
-    spec = {"pattern": "A B", "define": {"A": "type = 'a'", "B": "type = 'b'"},
-            "partition_by": ["k"], "rows_per_match": "ALL",
-            "rows_per_match_option": "WITH UNMATCHED ROWS"}
+    spec = {
+        "pattern": "A B",
+        "define": {"A": "type = 'a'", "B": "type = 'b'"},
+        "partition_by": ["k"],
+        "rows_per_match": "ALL",
+        "rows_per_match_option": "WITH UNMATCHED ROWS",
+    }
     df = events("k: Y X Y X Y", "type: c a a b c", "ts: 9 1 3 2 0")
     result = find(matcher, spec, df)
     # Y (first seen) sorted by time: row 5 (c, 0 s), row 3 (a, 3 s), row 1 (c, 9 s); X: 2, 4.

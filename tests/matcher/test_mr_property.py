@@ -164,10 +164,15 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, Any], pl.DataFrame]:
         spec["partition_by"] = ["k"]
     df = frame(
         k=[draw(st.sampled_from(parts)) for _ in range(n)],
-        ts=sorted(draw(st.integers(0, 30)) for _ in range(n)) if draw(st.booleans())
+        ts=sorted(draw(st.integers(0, 30)) for _ in range(n))
+        if draw(st.booleans())
         else [draw(st.integers(0, 30)) for _ in range(n)],
-        price=[draw(st.one_of(st.none(), st.integers(0, 9))) if draw(st.integers(0, 6)) == 0
-               else draw(st.integers(0, 9)) for _ in range(n)],
+        price=[
+            draw(st.one_of(st.none(), st.integers(0, 9)))
+            if draw(st.integers(0, 6)) == 0
+            else draw(st.integers(0, 9))
+            for _ in range(n)
+        ],
         type=[draw(st.sampled_from("abc")) for _ in range(n)],
     )
     return spec, df
@@ -217,7 +222,13 @@ def _outcome(run: Any) -> tuple[str, Any]:
         return "ok", _view(run())
     except MatchRuntimeError as exc:
         message = str(exc)
-        kind = "first-row" if "first row" in message else "missing" if "not present" in message else message
+        kind = (
+            "first-row"
+            if "first row" in message
+            else "missing"
+            if "not present" in message
+            else message
+        )
         return "error", kind
 
 
@@ -247,8 +258,34 @@ def test_fast_matcher_agrees_with_the_reference(case: tuple[dict[str, Any], pl.D
     check_same_as_reference(spec, df)
 
 
-# Regression cases found by the property test (fast matcher vs reference).
-REGRESSIONS: list[tuple[str, dict[str, Any], dict[str, list[Any]]]] = []
+# Cases where the fast matcher once disagreed with the reference (found by the example tests
+# while both were being written); kept so that they are checked on every run.
+REGRESSIONS: list[tuple[str, dict[str, Any], dict[str, list[Any]]]] = [
+    (
+        "absent-variable-reads-as-null",
+        {"pattern": "A? B", "define": {"A": "price > 5", "B": "A.price IS NULL"},
+         "measures": {"m": "COUNT(*)"}},
+        {"price": [9, 1]},
+    ),
+    (
+        "classifier-of-union-is-label-of-its-last-row",
+        {"pattern": "(L | H) A", "subset": {"U": ["L", "H"]},
+         "define": {"A": "price = 80", "L": "price < 80", "H": "price > 80"},
+         "measures": {"u": "CLASSIFIER(U)", "v": "LAST(U.price)"}},
+        {"price": [90, 80, 70, 80]},
+    ),
+    (
+        "empty-match-measures-read-no-row",
+        {"pattern": "A*", "define": {"A": "price > 10"},
+         "measures": {"p": "price", "n": "COUNT(*)", "cls": "CLASSIFIER()"}},
+        {"price": [1, 20]},
+    ),
+    (
+        "all-rows-without-measures-has-one-dict-per-row",
+        {"pattern": "A B", "rows_per_match": "ALL"},
+        {"price": [1, 2, 3]},
+    ),
+]
 
 
 @pytest.mark.parametrize(

@@ -46,14 +46,24 @@ def test_reluctant_plus_gives_one_row_matches(matcher):
         ("B{3}?", [([1, 2, 3], "B B B")]),
         ("B{,}", [([1, 2, 3, 4, 5], "B B B B B")]),
     ],
-    ids=["n-open", "n-open-reluctant-stops-at-n", "n-m", "n-m-reluctant", "upto-m", "exact",
-         "exact-reluctant-is-exact", "any"],
+    ids=[
+        "n-open",
+        "n-open-reluctant-stops-at-n",
+        "n-m",
+        "n-m-reluctant",
+        "upto-m",
+        "exact",
+        "exact-reluctant-is-exact",
+        "any",
+    ],
 )
 def test_bounded_quantifiers(matcher, pattern, expected):
     assert run(matcher, pattern, FIVE) == expected
 
 
-@pytest.mark.parametrize("pattern", ["B*?", "B??", "B{0,3}?"], ids=["star", "optional", "zero-to-3"])
+@pytest.mark.parametrize(
+    "pattern", ["B*?", "B??", "B{0,3}?"], ids=["star", "optional", "zero-to-3"]
+)
 def test_reluctant_quantifier_that_may_be_empty_prefers_the_empty_match(matcher, pattern):
     result = find(matcher, pattern, events("x: 1 2 3"))
     assert [(m.event_ids, m.classifiers, m.empty_at, m.match_number) for m in result.matches] == [
@@ -95,8 +105,14 @@ B_NOT_BELOW_NEXT = {"B": "B.value >= NEXT(B.value)"}  # rows 2 and 3 only (row 4
         ("(B ()*)*", [([], ""), ([2, 3], "B B"), ([], "")]),
         ("(B ()*)*?", [([], "")] * 4),
     ],
-    ids=["empty-star", "empty-plus", "empty-at-least-5", "B-or-empty-star", "B-then-empty-star-looped",
-         "B-then-empty-star-looped-reluctant"],
+    ids=[
+        "empty-star",
+        "empty-plus",
+        "empty-at-least-5",
+        "B-or-empty-star",
+        "B-then-empty-star-looped",
+        "B-then-empty-star-looped-reluctant",
+    ],
 )
 def test_empty_iteration_ends_the_loop(matcher, pattern, expected):
     # An iteration that matched no rows is not iterated again, and the minimum counts as met.
@@ -131,3 +147,15 @@ def test_quantified_group_repeats_the_whole_group(matcher):
 def test_reluctant_quantifier_inside_greedy_loop(matcher, pattern, expected):
     spec = {"pattern": pattern, "define": {"A": "x = 0", "B": "x > 0"}}
     assert run(matcher, spec, events("x: 0 1 2 0 3 9")) == expected
+
+
+def test_greedy_optional_takes_its_row_before_the_rest_completes(matcher):
+    # §1.10.2: A+ B+ C D? E where the row after C can be D or E. Flink ends at the first row
+    # that can be E; the standard's greedy D? takes that row as D and ends one row later.
+    spec = {
+        "pattern": "A+ B+ C D? E",
+        "define": {"A": "type = 'a'", "B": "type = 'b'", "C": "type = 'c'",
+                   "D": "type = 'x'", "E": "type = 'x'"},
+    }
+    df = events("type: a b c x x")
+    assert run(matcher, spec, df) == [([1, 2, 3, 4, 5], "A B C D E")]

@@ -22,8 +22,14 @@ V_OR_E = {
         # Every row starts a match: A B B C, A B C (80 70 80), E, A B C (80 70 100), E, E.
         (
             "TO NEXT ROW",
-            [([1, 2, 3, 4], "A B B C"), ([2, 3, 4], "A B C"), ([3], "E"),
-             ([4, 5, 6], "A B C"), ([5], "E"), ([6], "E")],
+            [
+                ([1, 2, 3, 4], "A B B C"),
+                ([2, 3, 4], "A B C"),
+                ([3], "E"),
+                ([4, 5, 6], "A B C"),
+                ([5], "E"),
+                ([6], "E"),
+            ],
         ),
     ],
     ids=["past-last-row", "to-next-row"],
@@ -41,9 +47,26 @@ V_THEN_D = {
 
 @pytest.mark.parametrize(
     "skip",
-    ["TO FIRST C", "TO LAST C", "TO LAST B", "TO B", "TO U", "TO LAST U", "TO FIRST U", "SKIP TO c"],
-    ids=["first-C", "last-C", "last-B", "to-B-means-last-B", "to-union", "last-union",
-         "first-union", "lower-case-name"],
+    [
+        "TO FIRST C",
+        "TO LAST C",
+        "TO LAST B",
+        "TO B",
+        "TO U",
+        "TO LAST U",
+        "TO FIRST U",
+        "SKIP TO c",
+    ],
+    ids=[
+        "first-C",
+        "last-C",
+        "last-B",
+        "to-B-means-last-B",
+        "to-union",
+        "last-union",
+        "first-union",
+        "lower-case-name",
+    ],
 )
 def test_skip_to_a_variable_lets_a_row_end_one_match_and_start_the_next(matcher, skip):
     # Match 1 is A B B C on rows 1-4. TO C / TO U: row 4 starts A B C (80 70 100) on rows 4-6.
@@ -87,8 +110,11 @@ def test_skip_to_last_up_shares_the_turning_row(matcher, skip, expected):
 def test_overlapping_matches_of_b_plus_c(matcher, skip, expected):
     # The Flink docs' b+ c table on b1 b2 b3 c, under SQL semantics (SKIP TO LAST B is an
     # error in SQL: see test_mr_errors.py).
-    spec = {"pattern": "B+ C", "define": {"B": "type = 'b'", "C": "type = 'c'"},
-            "after_match_skip": skip}
+    spec = {
+        "pattern": "B+ C",
+        "define": {"B": "type = 'b'", "C": "type = 'c'"},
+        "after_match_skip": skip,
+    }
     assert run(matcher, spec, events("type: b b b c")) == expected
 
 

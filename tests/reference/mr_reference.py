@@ -127,7 +127,7 @@ Path = tuple[tuple[str, bool], ...]
 Cont = Callable[[int, Path], Iterator[Path]]
 
 
-class ReferenceTooComplex(Exception):  # noqa: N818 - a signal for tests, not a user error
+class ReferenceTooComplex(Exception):
     """The backtracking search needed more than MAX_STEPS condition evaluations."""
 
 
@@ -234,7 +234,9 @@ class _Compiled:
         else:
             raise ValueError(f"unknown AFTER MATCH SKIP {skip!r}")
         self.skip_text = skip
-        self.all_rows = (getattr(pattern, "rows_per_match", None) or "ONE").upper().startswith("ALL")
+        self.all_rows = (
+            (getattr(pattern, "rows_per_match", None) or "ONE").upper().startswith("ALL")
+        )
         option = getattr(pattern, "rows_per_match_option", None)
         self.option: str | None = option.upper() if isinstance(option, str) else None
         within = getattr(pattern, "within", None)
@@ -285,8 +287,9 @@ class _Frame:
         return self.start + self.visible - 1 if self.visible > 0 else None
 
     def final(self) -> _Frame:
-        return _Frame(self.c, self.rows, self.start, self.labels, len(self.labels), self.number,
-                      self.null_row)
+        return _Frame(
+            self.c, self.rows, self.start, self.labels, len(self.labels), self.number, self.null_row
+        )
 
     def label(self, row: int) -> str | None:
         k = row - self.start
@@ -401,8 +404,9 @@ def _holds(value: Any) -> bool:
 
 
 class _Partition:
-    def __init__(self, c: _Compiled, rows: list[dict[str, Any]], null_row: dict[str, Any],
-                 budget: list[int]) -> None:
+    def __init__(
+        self, c: _Compiled, rows: list[dict[str, Any]], null_row: dict[str, Any], budget: list[int]
+    ) -> None:
         self.c = c
         self.rows = rows
         self.n = len(rows)
@@ -422,7 +426,7 @@ class _Partition:
         cond = self.c.define.get(var)
         if cond is None:
             return True
-        labels = tuple(label for label, _ in path) + (var,)
+        labels = (*(label for label, _ in path), var)
         frame = _Frame(self.c, self.rows, start, labels, len(labels), number, self.null_row)
         return _holds(frame.value(cond))
 
@@ -431,8 +435,10 @@ class _Partition:
 
         def walk(node: Node, i: int, path: Path, excluded: bool, k: Cont) -> Iterator[Path]:
             if isinstance(node, Var):
-                if i < self.n and not self.too_long(start, i) and self.condition(
-                    node.name, i, start, path, number
+                if (
+                    i < self.n
+                    and not self.too_long(start, i)
+                    and self.condition(node.name, i, start, path, number)
                 ):
                     yield from k(i + 1, (*path, (node.name, excluded)))
             elif isinstance(node, Empty):
@@ -455,17 +461,18 @@ class _Partition:
             else:
                 raise NotImplementedError(type(node).__name__)
 
-        def concat(items: tuple[Node, ...], i: int, path: Path, excluded: bool,
-                   k: Cont) -> Iterator[Path]:
+        def concat(
+            items: tuple[Node, ...], i: int, path: Path, excluded: bool, k: Cont
+        ) -> Iterator[Path]:
             if not items:
                 yield from k(i, path)
                 return
             head, rest = items[0], items[1:]
-            yield from walk(head, i, path, excluded,
-                            lambda j, p: concat(rest, j, p, excluded, k))
+            yield from walk(head, i, path, excluded, lambda j, p: concat(rest, j, p, excluded, k))
 
-        def repeat(q: Quant, count: int, i: int, path: Path, excluded: bool,
-                   k: Cont) -> Iterator[Path]:
+        def repeat(
+            q: Quant, count: int, i: int, path: Path, excluded: bool, k: Cont
+        ) -> Iterator[Path]:
             may_stop = count >= q.min
             may_go_on = q.max is None or count < q.max
 
@@ -577,7 +584,9 @@ def reference_find_matches(
     out: list[Match] = []
     unmatched_ids: list[Any] = []
     for key_values, members in groups.items():
-        order = sorted(members, key=lambda i: _sort_key([records[i].get(col) for col in c.order_by]))
+        order = sorted(
+            members, key=lambda i: _sort_key([records[i].get(col) for col in c.order_by])
+        )
         rows = [records[i] for i in order]
         part = _Partition(c, rows, null_row, budget)
         matches, unmatched = part.run()
@@ -598,8 +607,16 @@ def reference_find_matches(
     )
 
 
-def _emit(c: _Compiled, part: _Partition, order: list[int], ids: list[Any],
-          key: dict[str, Any], start: int, number: int, path: Path) -> list[Match]:
+def _emit(
+    c: _Compiled,
+    part: _Partition,
+    order: list[int],
+    ids: list[Any],
+    key: dict[str, Any],
+    start: int,
+    number: int,
+    path: Path,
+) -> list[Match]:
     labels = tuple(label for label, _ in path)
     whole = _Frame(c, part.rows, start, labels, len(labels), number, part.null_row)
     measures = {name: whole.value(expr) for name, expr in c.measures.items()}
@@ -608,9 +625,20 @@ def _emit(c: _Compiled, part: _Partition, order: list[int], ids: list[Any],
     if not path:
         if c.all_rows and c.option == "OMIT EMPTY MATCHES":
             return []
-        return [Match(pattern=c.name, key=dict(key), start=first_time, end=last_time,
-                      event_ids=[], classifiers=[], measures=measures, match_number=number,
-                      empty_at=ids[order[start]], row_measures=[] if c.all_rows else None)]
+        return [
+            Match(
+                pattern=c.name,
+                key=dict(key),
+                start=first_time,
+                end=last_time,
+                event_ids=[],
+                classifiers=[],
+                measures=measures,
+                match_number=number,
+                empty_at=ids[order[start]],
+                row_measures=[] if c.all_rows else None,
+            )
+        ]
     shown = [k for k, (_, excluded) in enumerate(path) if not (c.all_rows and excluded)]
     row_measures = None
     if c.all_rows:
@@ -618,7 +646,17 @@ def _emit(c: _Compiled, part: _Partition, order: list[int], ids: list[Any],
         for k in shown:
             running = _Frame(c, part.rows, start, labels, k + 1, number, part.null_row)
             row_measures.append({name: running.value(expr) for name, expr in c.measures.items()})
-    return [Match(pattern=c.name, key=dict(key), start=first_time, end=last_time,
-                  event_ids=[ids[order[start + k]] for k in shown],
-                  classifiers=[labels[k] for k in shown], measures=measures,
-                  match_number=number, empty_at=None, row_measures=row_measures)]
+    return [
+        Match(
+            pattern=c.name,
+            key=dict(key),
+            start=first_time,
+            end=last_time,
+            event_ids=[ids[order[start + k]] for k in shown],
+            classifiers=[labels[k] for k in shown],
+            measures=measures,
+            match_number=number,
+            empty_at=None,
+            row_measures=row_measures,
+        )
+    ]
