@@ -1491,6 +1491,11 @@ _DTYPES: dict[str, pl.DataType] = {
     "interval": pl.Duration("us"),
     "timestamp": pl.Datetime("us", "UTC"),
 }
+_COMPARE_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+    ">=": operator.ge,
+}  # fmt: skip
+_MIRRORED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _STATE_NODE_NAMES = {"Classifier": "CLASSIFIER", "MatchNumber": "MATCH_NUMBER"}
 _TRUE_WORDS = ["t", "true", "y", "yes", "1"]
 _FALSE_WORDS = ["f", "false", "n", "no", "0"]
@@ -1578,12 +1583,10 @@ class _PolarsCompiler:
             case Binary(op, left, right):
                 return self.binary(op, left, right)
             case InList(operand, items, negated):
-                target = self.compile(operand)
-                found = pl.any_horizontal([target == self.compile(i) for i in items])
+                found = pl.any_horizontal([self.compare("=", operand, i) for i in items])
                 return ~found if negated else found
             case Between(operand, low, high, negated):
-                x = self.compile(operand)
-                inside = (x >= self.compile(low)) & (x <= self.compile(high))
+                inside = self.compare(">=", operand, low) & self.compare("<=", operand, high)
                 return ~inside if negated else inside
             case Like(operand, pattern, negated, case_insensitive):
                 if not (isinstance(pattern, Lit) and isinstance(pattern.value, str)):
@@ -1599,9 +1602,8 @@ class _PolarsCompiler:
                 return x.is_not_null() if negated else x.is_null()
             case Case(operand, whens, default):
                 result = pl.lit(None) if default is None else self.compile(default)
-                subject = None if operand is None else self.compile(operand)
                 for cond, then in reversed(whens):
-                    test = self.bool_(cond) if subject is None else subject == self.compile(cond)
+                    test = self.bool_(cond) if operand is None else self.compare("=", operand, cond)
                     result = pl.when(test).then(self.compile(then)).otherwise(result)
                 return result
             case Cast(operand, to):
@@ -1626,24 +1628,23 @@ class _PolarsCompiler:
         key = pl.col(self.partition_col)
         return pl.when(key.eq_missing(key.shift(n))).then(x.shift(n))
 
+    def compare(self, op: str, left: Expr, right: Expr) -> pl.Expr:
+        x, y = self.compile(left), self.compile(right)
+        if _is_scalar(left) and not _is_scalar(right):
+            # Polars 2.1 returns one row for 'literal = column' when the column is internally a
+            # repeated scalar (e.g. coalesce over an all-NULL column); keep literals on the right.
+            op, x, y = _MIRRORED[op], y, x
+        compared: pl.Expr = _COMPARE_OPS[op](x, y)
+        return compared
+
     def binary(self, op: BinaryOp, left: Expr, right: Expr) -> pl.Expr:
         if op in ("AND", "OR"):
             a, b = self.bool_(left), self.bool_(right)
             return a & b if op == "AND" else a | b
+        if op in _COMPARISONS:
+            return self.compare(op, left, right)
         x, y = self.compile(left), self.compile(right)
         match op:
-            case "=":
-                return x == y
-            case "<>":
-                return x != y
-            case "<":
-                return x < y
-            case "<=":
-                return x <= y
-            case ">":
-                return x > y
-            case ">=":
-                return x >= y
             case "+":
                 return x + y
             case "-":
@@ -1741,7 +1742,7 @@ class _PolarsCompiler:
             case "coalesce":
                 return pl.coalesce(xs)
             case "nullif":
-                return pl.when(x == xs[1]).then(pl.lit(None)).otherwise(x)
+                return pl.when(self.compare("=", args[0], args[1])).then(None).otherwise(x)
             case "greatest":
                 return pl.max_horizontal(xs)
             case "least":
@@ -1816,14 +1817,6 @@ def to_polars(
 # --------------------------------------------------------------------------------------------
 # Plain Python (reference) evaluation
 
-_PY_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "=": operator.eq,
-    "<>": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _FLOAT_TEXT = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.I)
 
@@ -1845,7 +1838,7 @@ def _not(a: Any) -> bool | None:
 
 
 def _compare(op: str, a: Any, b: Any) -> bool | None:
-    return None if a is None or b is None else bool(_PY_COMPARE[op](a, b))
+    return None if a is None or b is None else bool(_COMPARE_OPS[op](a, b))
 
 
 def _text(v: Any) -> str:
@@ -2045,7 +2038,7 @@ class _RowEvaluator:
             return _or(a, b)
         if a is None or b is None:
             return None
-        if op in _PY_COMPARE:
+        if op in _COMPARE_OPS:
             return _compare(op, a, b)
         match op:
             case "+":

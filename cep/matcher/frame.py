@@ -126,7 +126,8 @@ def _first_appearance(codes: npt.NDArray[Any], n: int) -> npt.NDArray[np.int64]:
     np.minimum.at(first, codes, np.arange(n, dtype=np.int64))
     rank = np.empty(first.shape[0], dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(first.shape[0], dtype=np.int64)
-    return rank[codes]
+    result: npt.NDArray[np.int64] = rank[codes]
+    return result
 
 
 def _partition_codes(events: pl.DataFrame, partition_by: tuple[str, ...]) -> npt.NDArray[np.int64]:

@@ -23,7 +23,8 @@ import numpy.typing as npt
 import polars as pl
 
 from cep import expr as E
-from cep.errors import MatchRuntimeError, PatternError
+from cep.errors import EventDataError, MatchRuntimeError, PatternError
+from cep.events import check_fields
 from cep.matcher import vm
 from cep.matcher.conditions import DEFINE_FEATURES, compile_conditions, resolve_variable
 from cep.matcher.frame import Prepared, prepare_events
@@ -96,12 +97,21 @@ def find_recognize_matches(pattern: MatchRecognizePattern, events: pl.DataFrame)
     variables = pattern_variables(tree)
     var_index = {v: i for i, v in enumerate(variables)}
     subsets = {name.upper(): list(members) for name, members in pattern.subset.items()}
+    defines = _parse_defines(pattern, variables)
+    used = {col: f"DEFINE {var}" for var, e in defines.items() for col in E.referenced_columns(e)}
+    check_fields(events, used)
     prepared = prepare_events(events, pattern.partition_by, pattern.order_by, pattern.id_field)
     program = compile_pattern(tree, var_index)
-    conditions = compile_conditions(
-        prepared, variables, _parse_defines(pattern, variables), subsets,
-        partitioned=bool(pattern.partition_by),
-    )
+    try:
+        conditions = compile_conditions(
+            prepared, variables, defines, subsets, partitioned=bool(pattern.partition_by)
+        )
+    except pl.exceptions.PolarsError as error:
+        detail = str(error).strip().splitlines()[0]
+        raise EventDataError(
+            f"DEFINE of pattern {pattern.name!r} cannot be evaluated on these events: {detail} "
+            "(check that compared fields and values have the same type)"
+        ) from None
     skip_mode, skip_mask = _skip(pattern.after_match_skip, var_index, subsets)
     within_us = -1 if pattern.within is None else round(pattern.within.seconds * 1e6)
     c = conditions
