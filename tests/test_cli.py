@@ -157,7 +157,7 @@ BAD_PATTERNS = {
 }
 
 
-@pytest.mark.parametrize("text,suffix,words", BAD_PATTERNS.values(), ids=BAD_PATTERNS.keys())
+@pytest.mark.parametrize(("text", "suffix", "words"), BAD_PATTERNS.values(), ids=BAD_PATTERNS.keys())
 def test_bad_patterns_exit_2_with_one_line_naming_the_problem(tmp_path, capsys, text, suffix, words):
     pattern = tmp_path / f"p{suffix}"
     pattern.write_text(text)
@@ -178,7 +178,7 @@ BAD_EVENTS = {
 }
 
 
-@pytest.mark.parametrize("text,suffix,words", BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
+@pytest.mark.parametrize(("text", "suffix", "words"), BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
 def test_bad_events_exit_2_with_one_line_naming_the_problem(tmp_path, capsys, text, suffix, words):
     events = tmp_path / f"e{suffix}"
     events.write_text(text)
