@@ -566,13 +566,14 @@ class _Parser:
 
     # -- nodes ------------------------------------------------------------------------------
 
-    def node(self, e: Expr, start: int) -> Expr:
-        """Record where ``e`` starts and ends and how deep it is; reject too-deep trees."""
+    def node(self, e: Expr, start: int, operator_pos: int | None = None) -> Expr:
+        """Record where ``e`` starts and ends and how deep it is; reject too-deep trees (at the
+        operator that made it too deep, if given)."""
         depth = 1 + max((self.spans[id(c)][2] for c in _children(e)), default=0)
         if depth > MAX_DEPTH:
             self.fail(
                 "expression is nested too deeply",
-                start,
+                start if operator_pos is None else operator_pos,
                 f"the limit is {MAX_DEPTH} levels; split it or use IN (...)",
             )
         self.spans[id(e)] = (start, self.tokens[self.i - 1].end if self.i else 0, depth)
@@ -607,14 +608,8 @@ class _Parser:
         if self.peek().kind == "end":
             self.fail(f"empty {self.what}", 0, "write an expression such as price > 100")
         e = self.expr(0)
-        tok = self.peek()
-        if tok.kind != "end":
-            hint = (
-                "comparisons cannot be chained; combine them with AND"
-                if (self.infix_power(tok) == _BP_PRED)
-                else None
-            )
-            self.unexpected(tok, hint)
+        if self.peek().kind != "end":
+            self.unexpected(self.peek())
         return e
 
     def expr(self, min_bp: int) -> Expr:
@@ -663,19 +658,19 @@ class _Parser:
 
     def infix(self, left: Expr, bp: int) -> Expr:
         tok = self.advance()
-        start = self.start(left)
+        start, at = self.start(left), tok.pos
         if tok.kind == "op":
             right = self.expr(bp)
             ops = (
                 _COMPARISONS if bp == _BP_PRED else _ADDITIVE if bp == _BP_ADD else _MULTIPLICATIVE
             )
-            return self.node(Binary(ops[tok.value], left, right), start)
+            return self.node(Binary(ops[tok.value], left, right), start, at)
         word = tok.value.upper()
         if word in ("AND", "OR"):
             right = self.expr(bp)
             self.require_boolean(left, f"the left side of {word}")
             self.require_boolean(right, f"the right side of {word}")
-            return self.node(Binary("AND" if word == "AND" else "OR", left, right), start)
+            return self.node(Binary("AND" if word == "AND" else "OR", left, right), start, at)
         if word == "IS":
             negated = self.is_word(self.peek(), "NOT")
             if negated:
@@ -689,7 +684,7 @@ class _Parser:
                 )
             if not self.is_word(what, "NULL"):
                 self.fail(f"expected NULL but found {self.describe(what)}", what.pos)
-            return self.node(IsNull(left, negated), start)
+            return self.node(IsNull(left, negated), start, at)
         negated = word == "NOT"
         if negated:
             tok = self.advance()
@@ -701,12 +696,12 @@ class _Parser:
                 self.advance()
                 items.append(self.expr(0))
             self.expect_op(")")
-            return self.node(InList(left, tuple(items), negated), start)
+            return self.node(InList(left, tuple(items), negated), start, at)
         if word == "BETWEEN":
             low = self.expr(_BP_PRED)
             self.expect_word("AND")
             high = self.expr(_BP_PRED)
-            return self.node(Between(left, low, high, negated), start)
+            return self.node(Between(left, low, high, negated), start, at)
         pattern = self.expr(_BP_PRED)
         if self.is_word(self.peek(), "ESCAPE"):
             self.fail(
@@ -722,7 +717,7 @@ class _Parser:
                 self.start(pattern),
                 "a backslash may only precede %, _ or another backslash",
             )
-        return self.node(Like(left, pattern, negated, word == "ILIKE"), start)
+        return self.node(Like(left, pattern, negated, word == "ILIKE"), start, at)
 
     def prefix(self) -> Expr:
         tok = self.advance()
@@ -1525,7 +1520,8 @@ def _like_regex(pattern: str, *, case_insensitive: bool, rust: bool) -> str:
     body = "".join(
         ".*" if p == "%" else "." if p == "_" else escape(p[-1]) for p in _like_parts(pattern)
     )
-    return ("(?si)" if case_insensitive else "(?s)") + "^" + body + "$"
+    start, end = ("^", "$") if rust else ("\\A", "\\Z")  # Python's $ also matches before a final \n
+    return ("(?si)" if case_insensitive else "(?s)") + start + body + end
 
 
 def _polars_like(operand: pl.Expr, pattern: str, case_insensitive: bool) -> pl.Expr:

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["Match", "MatchResult", "format_time", "jsonable"]
+__all__ = ["Match", "MatchResult", "PartialMatch", "format_time", "jsonable"]
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -92,6 +92,44 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class PartialMatch:
+    """A partial match that did not complete (a near miss), e.g. one its window killed.
+
+    Attributes:
+        pattern: the pattern's name.
+        key: partition column → value.
+        step_reached: the last step (or variable) the partial match had bound.
+        event_ids: the events bound so far.
+        classifiers: their steps, in the same order.
+        started: time of its first event.
+        ended: when it died (for a window: start + within).
+        reason: why it died, e.g. ``"window expired"``.
+    """
+
+    pattern: str
+    key: dict[str, Any]
+    step_reached: str
+    event_ids: list[Any]
+    classifiers: list[str]
+    started: datetime | None
+    ended: datetime | None
+    reason: str
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON form, with times as ISO text."""
+        return {
+            "pattern": self.pattern,
+            "key": jsonable(self.key),
+            "step_reached": self.step_reached,
+            "event_ids": jsonable(self.event_ids),
+            "classifiers": list(self.classifiers),
+            "started": format_time(self.started),
+            "ended": format_time(self.ended),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class MatchResult:
     """Everything one matcher run returns.
 
@@ -105,6 +143,7 @@ class MatchResult:
     matches: Sequence[Match]
     unmatched_event_ids: list[Any] | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    timed_out: Sequence[PartialMatch] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
         """The result as the JSON object printed by ``python -m cep match --format json``."""

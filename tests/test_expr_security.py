@@ -40,7 +40,7 @@ INJECTIONS: list[tuple[str, dict[str, Any], str, int]] = [
     ("x.__class__ = 1", {"features": ALL}, "identifier '__class__' is not allowed", 2),
     ("os.system('ls')", {"features": ALL}, "unexpected '('", 9),
     ("eval('1') = 1", {}, "function 'eval' is not allowed", 0),
-    ("exec('1') = 1", {}, "function 'exec' is not allowed", 0),
+    ("exec('1') = 1", {}, "SQL keyword 'exec' is not allowed", 0),
     ("open('/etc/passwd') = 'x'", {}, "function 'open' is not allowed", 0),
     ("getattr(x, 'y') = 1", {}, "function 'getattr' is not allowed", 0),
     ("lambda: 1", {}, "unexpected character ':'", 6),
@@ -275,7 +275,7 @@ DEEP: list[tuple[str, int]] = [
     ("NOT " * 2000 + "x", 4 * MAX_DEPTH),
     ("- " * 3000 + "1 > 0", 2 * MAX_DEPTH),
     ("abs(" * 1000 + "x" + ")" * 1000 + " > 0", 4 * MAX_DEPTH),
-    (" AND ".join(["x = 1"] * 200), 495),
+    (" AND ".join(["x = 1"] * 200), 986),
     ("x" + " + x" * 150 + " > 0", 398),
 ]
 
