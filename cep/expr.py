@@ -1662,11 +1662,20 @@ class _PolarsCompiler:
         if to == "STRING":
             return x.cast(pl.String)
         if to == "BOOLEAN":
-            if kind != "string":
+            if kind in ("number", "bool"):
                 return x.cast(pl.Boolean, strict=False)
-            word = x.str.strip_chars().str.to_lowercase()
+            # The column type is unknown here and Polars cannot cast text to Boolean: read the
+            # words first, then any other number as <> 0 (text or not).
+            word = x.cast(pl.String).str.strip_chars().str.to_lowercase()
             truthy, falsy = word.is_in(_TRUE_WORDS), word.is_in(_FALSE_WORDS)
-            return pl.when(truthy).then(pl.lit(True)).when(falsy).then(pl.lit(False))
+            number = x.cast(pl.Float64, strict=False)
+            return (
+                pl.when(truthy)
+                .then(pl.lit(True))
+                .when(falsy)
+                .then(pl.lit(False))
+                .otherwise(number != 0)
+            )
         if kind == "string":
             return x.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
         if kind == "number":
@@ -1945,7 +1954,9 @@ def _py_cast(v: Any, to: CastTarget) -> Any:
     if to == "BOOLEAN":
         if isinstance(v, str):
             word = v.strip().lower()
-            return True if word in _TRUE_WORDS else False if word in _FALSE_WORDS else None
+            if word in _TRUE_WORDS or word in _FALSE_WORDS:
+                return word in _TRUE_WORDS
+            return float(v) != 0 if _FLOAT_TEXT.fullmatch(v) else None
         return bool(v)
     if isinstance(v, datetime):
         return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)

@@ -104,6 +104,9 @@ EXPECTED: list[tuple[str, list[Any]]] = [
     ("CAST(a AS STRING)", ["1", "2", None, "4"]),
     ("CAST(b AS BOOLEAN)", [True, False, True, None]),
     ("CAST('yes' AS BOOLEAN) AND CAST(' False ' AS BOOLEAN) IS NOT NULL", [True] * 4),
+    ("CAST(s AS BOOLEAN)", [None, None, None, None]),
+    ("CAST(f AS BOOLEAN)", [True, False, None, True]),
+    ("CAST(CASE WHEN a > 1 THEN 'Yes' ELSE '0' END AS BOOLEAN)", [False, True, False, True]),
     ("CAST(0 AS TIMESTAMP)", [datetime(1970, 1, 1, tzinfo=UTC)] * 4),
     ("abs(-a)", [1, 2, None, 4]),
     ("round(b / 4)", [3.0, 0.0, 1.0, None]),
@@ -183,7 +186,8 @@ LIKE_EDGES = [
     ("s LIKE '[a]%'", ["[a]b", "a", "[a"], [True, False, False]),
     ("s LIKE '$^.*+?{}|'", ["$^.*+?{}|", "x", ""], [True, False, False]),
     ("s ILIKE 'É%'", ["été", "Été", "e"], [True, True, False]),
-    ("s LIKE '%\\\\%'", ["a\\b", "ab", ""], [True, False, False]),
+    ("s LIKE '%\\\\\\\\%'", ["a\\b", "ab", ""], [True, False, False]),  # one escaped backslash
+    ("s LIKE '%\\\\%'", ["5%", "a\\b", "%a"], [True, False, False]),  # \% is a literal %
 ]
 
 
@@ -192,6 +196,13 @@ def test_like_escapes_regex_metacharacters(text: str, values: list[str], expecte
     frame = pl.DataFrame({"s": values})
     assert evaluate(text, frame) == expected
     assert evaluate_rows(text, frame) == expected
+
+
+def test_cast_to_boolean_reads_words_from_text_columns() -> None:
+    frame = pl.DataFrame({"t": ["true", " F ", "yes", "n", "1", "0", "2.5", "maybe", None]})
+    expected = [True, False, True, False, True, False, True, None, None]
+    assert evaluate("CAST(t AS BOOLEAN)", frame) == expected
+    assert evaluate_rows("CAST(t AS BOOLEAN)", frame) == expected
 
 
 def test_a_null_condition_is_filled_false_by_the_caller() -> None:

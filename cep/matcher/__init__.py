@@ -7,13 +7,16 @@ are declared in the model; until their matchers land, ``find_matches`` raises
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
 from cep.errors import UnsupportedFeature
 from cep.model import MatchRecognizePattern, Pattern
+from cep.matcher.stream import StreamMatcher, create_stream_matcher
 from cep.results import MatchResult
 
-__all__ = ["IMPLEMENTED_KINDS", "find_matches"]
+__all__ = ["IMPLEMENTED_KINDS", "create_matcher", "find_matches"]
 
 IMPLEMENTED_KINDS = ("match_recognize",)
 
@@ -38,3 +41,18 @@ def find_matches(pattern: Pattern, events: pl.DataFrame) -> MatchResult:
         f"the matcher for kind {pattern.kind!r} is not implemented yet (pattern {pattern.name!r}); "
         f"implemented kinds: {', '.join(IMPLEMENTED_KINDS)}"
     )
+
+
+def _register_engines() -> None:
+    from cep.matcher.recognize import RecognizeEngine
+
+    StreamMatcher.engines["match_recognize"] = RecognizeEngine
+
+
+def create_matcher(pattern: Pattern, *, allowed_lateness: timedelta = timedelta(0)) -> StreamMatcher:
+    """An incremental matcher: ``feed`` micro-batches, ``advance_watermark``, ``flush``.
+
+    See ``cep.matcher.stream``. Raises ``UnsupportedFeature`` for kinds without one yet.
+    """
+    _register_engines()
+    return create_stream_matcher(pattern, allowed_lateness=allowed_lateness)

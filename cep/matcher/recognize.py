@@ -28,13 +28,14 @@ from cep.events import check_fields
 from cep.matcher import vm
 from cep.matcher.conditions import DEFINE_FEATURES, compile_conditions, resolve_variable
 from cep.matcher.frame import Prepared, prepare_events
+from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk, frame_from_state, frame_to_state
 from cep.matcher.measures import MatchContext
 from cep.matcher.program import compile_pattern
 from cep.matcher.syntax import parse_row_pattern, pattern_variables
 from cep.model import MatchRecognizePattern
 from cep.results import Match, MatchResult
 
-__all__ = ["find_recognize_matches"]
+__all__ = ["RecognizeEngine", "find_recognize_matches"]
 
 
 class _Matches(Sequence[Match]):
@@ -85,6 +86,69 @@ def _parse_defines(pattern: MatchRecognizePattern, variables: list[str]) -> dict
     return parsed
 
 
+def _nav_reach(exprs: Sequence[E.Expr], func: str) -> int:
+    """An upper bound on how far PREV (or NEXT) reaches from a row."""
+    return max((sum(n.offset for n in E.walk(e) if isinstance(n, E.Nav) and n.func == func)
+                for e in exprs), default=0)
+
+
+class _Compiled:
+    """Everything about a pattern that does not depend on the events."""
+
+    def __init__(self, pattern: MatchRecognizePattern) -> None:
+        self.pattern = pattern
+        self.tree = parse_row_pattern(pattern.pattern)
+        self.variables = pattern_variables(self.tree)
+        self.var_index = {v: i for i, v in enumerate(self.variables)}
+        self.subsets = {name.upper(): list(members) for name, members in pattern.subset.items()}
+        self.defines = _parse_defines(pattern, self.variables)
+        self.used = {col: f"DEFINE {var}" for var, e in self.defines.items()
+                     for col in E.referenced_columns(e)}
+        self.program = compile_pattern(self.tree, self.var_index)
+        self.skip_mode, self.skip_mask = _skip(pattern.after_match_skip, self.var_index, self.subsets)
+        self.within_us = -1 if pattern.within is None else round(pattern.within.seconds * 1e6)
+        measures = [E.parse_expression(t, features=DEFINE_FEATURES) for t in pattern.measures.values()]
+        self.history = _nav_reach([*self.defines.values(), *measures], "PREV")
+        self.lookahead = _nav_reach([*self.defines.values(), *measures], "NEXT")
+
+    def run(self, prepared: Prepared, state: Any, *, open_end: bool, watermark_us: int) -> Any:
+        """Run the VM; ``state`` = (resume, numbers, covered, anchor) arrays, updated in place."""
+        try:
+            c = compile_conditions(prepared, self.variables, self.defines, self.subsets,
+                                   partitioned=bool(self.pattern.partition_by))
+        except pl.exceptions.PolarsError as error:
+            detail = str(error).strip().splitlines()[0]
+            raise EventDataError(
+                f"DEFINE of pattern {self.pattern.name!r} cannot be evaluated on these events: "
+                f"{detail} (check that compared fields and values have the same type)"
+            ) from None
+        p = self.program
+        out = vm.run_program(
+            p.ops, p.op_a, p.op_b, p.n_regs,
+            prepared.part_start, prepared.part_end, prepared.ts_us, self.within_us,
+            c.cond, c.var_prog, c.code_start, c.code_op, c.code_a, c.code_b, c.consts,
+            c.consts_null, c.cols, c.cols_null, c.sel_kind, c.sel_mask, c.sel_logical,
+            c.sel_physical, c.agg_func, c.agg_mask, self.skip_mode, self.skip_mask,
+            *state, open_end, self.lookahead, watermark_us,
+        )
+        if out[7] != vm.OK:
+            raise _runtime_error(out[7], int(out[8]), self.pattern, prepared)
+        return out, bool(c.dynamic_variables)
+
+    def builder(self, prepared: Prepared, out: Any) -> _Builder:
+        m_start, m_end, m_number, m_offset, labels, excluded = out[:6]
+        keep = np.ones(len(m_start), dtype=bool)
+        if self.pattern.rows_per_match == "ALL" and self.pattern.rows_per_match_option == "OMIT EMPTY MATCHES":
+            keep = m_end > m_start
+        return _Builder(self.pattern, prepared, self.variables, self.subsets, m_start, m_end,
+                        m_number, m_offset, labels, excluded, keep)
+
+
+def _fresh_state(prepared: Prepared) -> tuple[Any, Any, Any, Any]:
+    starts = prepared.part_start
+    return starts.copy(), np.ones(len(starts), dtype=np.int64), starts.copy(), starts.copy()
+
+
 def find_recognize_matches(pattern: MatchRecognizePattern, events: pl.DataFrame) -> MatchResult:
     """Find the matches of a ``match_recognize`` pattern (SEMANTICS.md §1).
 
@@ -93,55 +157,26 @@ def find_recognize_matches(pattern: MatchRecognizePattern, events: pl.DataFrame)
             absent from the match.
     """
     started = time.perf_counter()
-    tree = parse_row_pattern(pattern.pattern)
-    variables = pattern_variables(tree)
-    var_index = {v: i for i, v in enumerate(variables)}
-    subsets = {name.upper(): list(members) for name, members in pattern.subset.items()}
-    defines = _parse_defines(pattern, variables)
-    used = {col: f"DEFINE {var}" for var, e in defines.items() for col in E.referenced_columns(e)}
-    check_fields(events, used)
+    compiled = _Compiled(pattern)
+    check_fields(events, compiled.used)
     prepared = prepare_events(events, pattern.partition_by, pattern.order_by, pattern.id_field)
-    program = compile_pattern(tree, var_index)
-    try:
-        conditions = compile_conditions(
-            prepared, variables, defines, subsets, partitioned=bool(pattern.partition_by)
-        )
-    except pl.exceptions.PolarsError as error:
-        detail = str(error).strip().splitlines()[0]
-        raise EventDataError(
-            f"DEFINE of pattern {pattern.name!r} cannot be evaluated on these events: {detail} "
-            "(check that compared fields and values have the same type)"
-        ) from None
-    skip_mode, skip_mask = _skip(pattern.after_match_skip, var_index, subsets)
-    within_us = -1 if pattern.within is None else round(pattern.within.seconds * 1e6)
-    c = conditions
-    m_start, m_end, m_number, m_offset, labels, excluded, _, status, at = vm.run_program(
-        program.ops, program.op_a, program.op_b, program.n_regs,
-        prepared.part_start, prepared.part_end, prepared.ts_us, within_us,
-        c.cond, c.var_prog, c.code_start, c.code_op, c.code_a, c.code_b, c.consts, c.consts_null,
-        c.cols, c.cols_null, c.sel_kind, c.sel_mask, c.sel_logical, c.sel_physical,
-        c.agg_func, c.agg_mask, skip_mode, skip_mask,
-    )
-    if status != vm.OK:
-        raise _runtime_error(status, int(at), pattern, prepared)
-    omit_empty = pattern.rows_per_match == "ALL" and pattern.rows_per_match_option == "OMIT EMPTY MATCHES"
-    keep = np.ones(len(m_start), dtype=bool)
-    if omit_empty:
-        keep = m_end > m_start
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    out, dynamic = compiled.run(prepared, _fresh_state(prepared), open_end=False, watermark_us=0)
+    builder = compiled.builder(prepared, out)
     unmatched = None
     if pattern.rows_per_match_option == "WITH UNMATCHED ROWS":
-        unmatched = _unmatched_ids(prepared, m_start, m_end)
-    builder = _Builder(pattern, prepared, variables, subsets, m_start, m_end, m_number, m_offset,
-                       labels, excluded, keep)
-    count = int(keep.sum())
+        unmatched = _ids_list(prepared.ids()[out[6].astype(bool)])
+    count = int(builder.arrays[-1].sum())
     stats = {
         "events": events.height,
         "matches": count,
-        "elapsed_ms": round(elapsed_ms, 3),
-        "path": "path-dependent" if c.dynamic_variables else "vectorised",
+        "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+        "path": "path-dependent" if dynamic else "vectorised",
     }
     return MatchResult(matches=_Matches(builder.build, count), unmatched_event_ids=unmatched, stats=stats)
+
+
+def _ids_list(ids: npt.NDArray[Any]) -> list[Any]:
+    return [v.item() if hasattr(v, "item") else v for v in ids]
 
 
 def _skip(text: str, var_index: dict[str, int], subsets: dict[str, list[str]]) -> tuple[int, int]:
@@ -177,18 +212,6 @@ def _runtime_error(status: int, row: int, pattern: MatchRecognizePattern, prepar
         f"pattern {pattern.pattern!r} needs more than {vm.STEP_BUDGET:,} backtracking steps "
         f"{where}; simplify nested quantifiers or add WITHIN"
     )
-
-
-def _unmatched_ids(prepared: Prepared, m_start: npt.NDArray[np.int64], m_end: npt.NDArray[np.int64]) -> list[Any]:
-    n = prepared.height
-    covered = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(covered, m_start, 1)
-    np.add.at(covered, m_end, -1)
-    inside = np.cumsum(covered)[:n] > 0
-    empty_starts = m_start[m_end == m_start]
-    inside[empty_starts] = True
-    ids = prepared.ids()
-    return [v.item() if hasattr(v, "item") else v for v in ids[~inside]]
 
 
 class _Builder:
@@ -266,3 +289,105 @@ class _Builder:
             return final, None
         running = [{name: ctx.evaluate(e, r - p0) for name, e in self.measures.items()} for r in shown]
         return final, running
+
+
+class RecognizeEngine:
+    """Incremental ``match_recognize``: keeps, per key, the rows a pending search may still need.
+
+    Each call runs the VM from every key's resume row over the held rows. A search whose answer
+    could change with more rows (it reached the newest rows, or its WITHIN window is still open)
+    stops its key there; everything before is decided and emitted. Rows before the resume row
+    are dropped except the few that PREV can reach.
+    """
+
+    def __init__(self, pattern: MatchRecognizePattern) -> None:
+        self.pattern = pattern
+        self.compiled = _Compiled(pattern)
+        self.buffer: pl.DataFrame | None = None
+        # key number -> [rows dropped, resume row, next MATCH_NUMBER, covered-until row],
+        # rows counted from the key's first event.
+        self.progress: dict[int, list[int]] = {}
+        self.id_column: str | None = None
+        self.unmatched: list[Any] = []
+        self.timed_out: list[Any] = []
+
+    def process(self, chunk: Chunk) -> list[Match]:
+        """Take final events and return the matches they decide."""
+        if self.buffer is None:
+            check_fields(chunk.frame, self.compiled.used)
+        self.id_column = chunk.id_column
+        frame = chunk.frame
+        self.buffer = frame if self.buffer is None else pl.concat(
+            [self.buffer, frame], how="diagonal_relaxed"
+        ).sort(KEY_COL, maintain_order=True)
+        return self._run(open_end=True, watermark_us=chunk.watermark_us)
+
+    def on_time(self, watermark_us: int) -> list[Match]:
+        """A later watermark can close WITHIN windows and so decide searches."""
+        if self.buffer is None or self.compiled.within_us < 0:
+            return []
+        return self._run(open_end=True, watermark_us=watermark_us)
+
+    def finish(self, now_us: int | None) -> list[Match]:
+        """End of stream: decide every remaining search."""
+        if self.buffer is None:
+            return []
+        return self._run(open_end=False, watermark_us=0)
+
+    def state(self) -> dict[str, Any]:
+        """JSON-serialisable state."""
+        return {
+            "buffer": None if self.buffer is None else frame_to_state(self.buffer),
+            "progress": {str(k): v for k, v in self.progress.items()},
+            "id_column": self.id_column,
+            "unmatched": self.unmatched,
+        }
+
+    @classmethod
+    def from_state(cls, pattern: MatchRecognizePattern, state: dict[str, Any]) -> RecognizeEngine:
+        """The engine saved by :meth:`state`."""
+        engine = cls(pattern)
+        engine.buffer = None if state["buffer"] is None else frame_from_state(state["buffer"])
+        engine.progress = {int(k): list(v) for k, v in state["progress"].items()}
+        engine.id_column = state["id_column"]
+        engine.unmatched = list(state["unmatched"])
+        return engine
+
+    def _run(self, *, open_end: bool, watermark_us: int) -> list[Match]:
+        buffer = self.buffer
+        if buffer is None or buffer.height == 0:
+            return []
+        keys = buffer.get_column(KEY_COL).to_numpy()
+        starts = np.flatnonzero(np.diff(keys, prepend=-1)).astype(np.int64)
+        ends = np.append(starts[1:], buffer.height).astype(np.int64)
+        ts = buffer.get_column(self.pattern.order_by).cast(pl.Datetime("us", "UTC")).dt.epoch("us")
+        prepared = Prepared(
+            events=buffer, order=np.arange(buffer.height, dtype=np.int64), part_start=starts,
+            part_end=ends, ts_us=ts.to_numpy().astype(np.int64), id_column=self.id_column or SEQ_COL,
+            partition_by=tuple(self.pattern.partition_by), order_by=self.pattern.order_by,
+        )
+        part_keys = [int(k) for k in keys[starts]]
+        progress = [self.progress.setdefault(k, [0, 0, 1, 0]) for k in part_keys]
+        resume = np.array([s + p[1] - p[0] for s, p in zip(starts, progress, strict=True)], dtype=np.int64)
+        numbers = np.array([p[2] for p in progress], dtype=np.int64)
+        covered = np.array([s + max(p[3] - p[0], 0) for s, p in zip(starts, progress, strict=True)],
+                           dtype=np.int64)
+        anchor = np.array([s if p[0] == 0 else -1 for s, p in zip(starts, progress, strict=True)],
+                          dtype=np.int64)
+        out, _ = self.compiled.run(prepared, (resume, numbers, covered, anchor),
+                                   open_end=open_end, watermark_us=watermark_us)
+        matches = list(self.compiled.builder(prepared, out).build())
+        if self.pattern.rows_per_match_option == "WITH UNMATCHED ROWS":
+            self.unmatched += _ids_list(prepared.ids()[out[6].astype(bool)])
+        keep_from = np.empty(len(starts), dtype=np.int64)
+        for i, p in enumerate(progress):
+            local_resume = int(resume[i] - starts[i])
+            p[1] = p[0] + local_resume
+            p[2] = int(numbers[i])
+            p[3] = p[0] + int(covered[i] - starts[i])
+            keep_from[i] = max(local_resume - self.compiled.history, 0)
+            p[0] += int(keep_from[i])
+        local = np.arange(buffer.height, dtype=np.int64) - np.repeat(starts, ends - starts)
+        keep = local >= np.repeat(keep_from, ends - starts)
+        self.buffer = buffer.filter(pl.Series(keep))
+        return matches

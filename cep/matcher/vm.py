@@ -259,8 +259,18 @@ def run_program(
     cols: Any, cols_null: Any, sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any,
     agg_func: Any, agg_mask: Any,
     skip_mode: int, skip_mask: int,
+    resume: Any, numbers: Any, covered: Any, anchor: Any,
+    open_end: bool, lookahead: int, watermark_us: int,
 ) -> tuple[Any, Any, Any, Any, Any, Any, Any, int, int]:
     """Run the matching loop of SEMANTICS.md §1.2 over every partition.
+
+    Per partition ``p`` the search starts at ``resume[p]`` with MATCH_NUMBER ``numbers[p]``;
+    ``covered[p]`` is one past the last row covered by an earlier match (for unmatched rows)
+    and ``anchor[p]`` the row ``^`` means (-1: the partition start is no longer held). All four
+    are updated in place. With ``open_end`` the partition may continue later: a search whose
+    answer could change with more rows (it reached the last ``lookahead`` rows, or the end
+    before its WITHIN window closed at ``watermark_us``) is not decided; the partition stops
+    there and ``resume[p]`` says where to continue.
 
     Returns:
         (match start row, match end row (exclusive), match number, offsets of each match's
@@ -299,12 +309,18 @@ def run_program(
     for p in range(part_start.shape[0]):
         pstart = part_start[p]
         pend = part_end[p]
-        number = 1
-        pos = pstart
-        limit_ptr = pstart
+        number = numbers[p]
+        pos = resume[p]
+        cover = covered[p]
+        start_row = anchor[p]
+        eff_end = pend - lookahead if open_end else pend
+        limit_ptr = pos
+        undecided = False
         while pos < pend:
             limit = pend
+            window_closed = False
             if within_us >= 0:
+                window_closed = ts[pos] + within_us <= watermark_us
                 if limit_ptr < pos:
                     limit_ptr = pos
                 while limit_ptr < pend and ts[limit_ptr] - ts[pos] < within_us:
@@ -329,7 +345,13 @@ def run_program(
                 if op == CHAR:
                     v = op_a[pc]
                     if cur >= limit:
+                        if open_end and limit == pend and not window_closed:
+                            undecided = True
+                            break
                         ok = False
+                    elif cur >= eff_end:
+                        undecided = True
+                        break
                     else:
                         prog = var_prog[v]
                         if prog < 0:
@@ -380,9 +402,12 @@ def run_program(
                     end = cur
                     break
                 elif op == ASSERT_START:
-                    ok = cur == pstart
+                    ok = cur == start_row
                     pc += 1
                 elif op == ASSERT_END:
+                    if open_end and cur >= eff_end:
+                        undecided = True
+                        break
                     ok = cur == pend
                     pc += 1
                 elif op == SAVEPOS:
@@ -421,10 +446,15 @@ def run_program(
                     if not found:
                         break
             # --- emit and move on ---
+            if undecided:
+                break
             if end < 0:
-                unmatched[pos] = 1
+                if pos >= cover:
+                    unmatched[pos] = 1
                 pos += 1
                 continue
+            if end > cover:
+                cover = end
             m_start[n_matches] = pos
             m_end[n_matches] = end
             m_number[n_matches] = number
@@ -455,14 +485,19 @@ def run_program(
                         if skip_mode == SKIP_TO_FIRST:
                             break
                 if target < 0:
+                    resume[p] = pos
                     return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
                             m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
                             unmatched, ERR_SKIP_MISSING, pos)
                 if target == pos:
+                    resume[p] = pos
                     return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
                             m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
                             unmatched, ERR_SKIP_FIRST_ROW, pos)
                 pos = target
+        resume[p] = pos
+        numbers[p] = number
+        covered[p] = cover
     return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
             m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out], unmatched, OK, -1)
 
