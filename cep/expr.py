@@ -1811,6 +1811,13 @@ def to_polars(
         UnsupportedFeature: for other variables, FIRST/LAST, aggregates, CLASSIFIER,
             MATCH_NUMBER, and LIKE or replace() with a non-literal pattern.
 
+    Column types are not known here, so a few results follow Polars rather than Spark: ``%`` on
+    floating-point numbers may differ from an exact remainder in the last bits; ``round(x, d)``
+    with d > 0 rounds the binary value (``round(1.005, 2)`` is 1.0, Spark says 1.01);
+    ``CAST(col AS BOOLEAN)`` reads true/t/yes/y/1 and false/f/no/n/0 (any case), then any other
+    number as ``<> 0``; ``CAST(col AS TIMESTAMP)`` of a text column fails in Polars (cast a
+    string literal, or load the column as a timestamp).
+
     >>> frame = pl.DataFrame({"k": [1, 1, 2], "price": [10, 12, 11]})
     >>> cond = parse_condition("price > PREV(price)", features=Features(navigation=True))
     >>> frame.select(to_polars(cond, partition_col="k").alias("up"))["up"].to_list()

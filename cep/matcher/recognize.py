@@ -123,14 +123,26 @@ class _Compiled:
                 f"{detail} (check that compared fields and values have the same type)"
             ) from None
         p = self.program
-        out = vm.run_program(
-            p.ops, p.op_a, p.op_b, p.n_regs,
-            prepared.part_start, prepared.part_end, prepared.ts_us, self.within_us,
-            c.cond, c.var_prog, c.code_start, c.code_op, c.code_a, c.code_b, c.consts,
-            c.consts_null, c.cols, c.cols_null, c.sel_kind, c.sel_mask, c.sel_logical,
-            c.sel_physical, c.agg_func, c.agg_mask, self.skip_mode, self.skip_mask,
-            *state, open_end, self.lookahead, watermark_us,
-        )
+        saved = [a.copy() for a in state]
+        stack_cap, output_cap = 1024, max(prepared.height, 1024)
+        while True:
+            out = vm.run_program(
+                p.ops, p.op_a, p.op_b, p.n_regs,
+                prepared.part_start, prepared.part_end, prepared.ts_us, self.within_us,
+                c.cond, c.var_prog, c.code_start, c.code_op, c.code_a, c.code_b, c.consts,
+                c.consts_null, c.cols, c.cols_null, c.sel_kind, c.sel_mask, c.sel_logical,
+                c.sel_physical, c.agg_func, c.agg_mask, self.skip_mode, self.skip_mask,
+                *state, open_end, self.lookahead, watermark_us, stack_cap, output_cap,
+            )
+            if out[7] not in (vm.ERR_STACK_FULL, vm.ERR_OUTPUT_FULL):
+                break
+            # Rare: a buffer was too small. Start again from the same state with more room.
+            for array, copy in zip(state, saved, strict=True):
+                array[:] = copy
+            if out[7] == vm.ERR_STACK_FULL:
+                stack_cap *= 8
+            else:
+                output_cap *= 4
         if out[7] != vm.OK:
             raise _runtime_error(out[7], int(out[8]), self.pattern, prepared)
         return out, bool(c.dynamic_variables)

@@ -47,6 +47,8 @@ AGG_SUM, AGG_AVG, AGG_COUNT, AGG_MIN, AGG_MAX = 0, 1, 2, 3, 4
 SKIP_PAST_LAST, SKIP_NEXT_ROW, SKIP_TO_FIRST, SKIP_TO_LAST = 0, 1, 2, 3
 # Error codes returned in ``status``.
 OK, ERR_SKIP_FIRST_ROW, ERR_SKIP_MISSING, ERR_TOO_COMPLEX = 0, 1, 2, 3
+# Capacity errors: the caller retries with larger buffers.
+ERR_STACK_FULL, ERR_OUTPUT_FULL = 4, 5
 
 STEP_BUDGET = 50_000_000  # backtracking steps allowed for one start row
 
@@ -260,7 +262,7 @@ def run_program(
     agg_func: Any, agg_mask: Any,
     skip_mode: int, skip_mask: int,
     resume: Any, numbers: Any, covered: Any, anchor: Any,
-    open_end: bool, lookahead: int, watermark_us: int,
+    open_end: bool, lookahead: int, watermark_us: int, stack_cap: int, output_cap: int,
 ) -> tuple[Any, Any, Any, Any, Any, Any, Any, int, int]:
     """Run the matching loop of SEMANTICS.md §1.2 over every partition.
 
@@ -270,7 +272,8 @@ def run_program(
     are updated in place. With ``open_end`` the partition may continue later: a search whose
     answer could change with more rows (it reached the last ``lookahead`` rows, or the end
     before its WITHIN window closed at ``watermark_us``) is not decided; the partition stops
-    there and ``resume[p]`` says where to continue.
+    there and ``resume[p]`` says where to continue. Buffers have fixed sizes (no reallocation
+    in the loop); when one is too small the status says so and the caller retries.
 
     Returns:
         (match start row, match end row (exclusive), match number, offsets of each match's
@@ -280,7 +283,7 @@ def run_program(
     labels = np.zeros(n + 1, dtype=np.int16)
     excluded = np.zeros(n + 1, dtype=np.uint8)
     regs = np.zeros(max(n_regs, 1), dtype=np.int64)
-    cap = 64
+    cap = stack_cap
     st_kind = np.empty(cap, dtype=np.int8)  # 0 branch, 1 register undo, 2 first/last undo
     st_a = np.empty(cap, dtype=np.int64)
     st_b = np.empty(cap, dtype=np.int64)
@@ -299,7 +302,7 @@ def run_program(
     m_end = np.empty(n + 1, dtype=np.int64)
     m_number = np.empty(n + 1, dtype=np.int64)
     m_offset = np.zeros(n + 2, dtype=np.int64)
-    out_cap = max(n, 16)
+    out_cap = output_cap
     out_labels = np.empty(out_cap, dtype=np.int16)
     out_excl = np.empty(out_cap, dtype=np.uint8)
     unmatched = np.zeros(n, dtype=np.uint8)
@@ -327,8 +330,10 @@ def run_program(
                     limit_ptr += 1
                 limit = limit_ptr
             # --- one anchored backtracking search from ``pos`` ---
-            last_at[:] = -1
-            first_at[:] = -1
+            if track:
+                for u in range(n_vars):
+                    last_at[u] = -1
+                    first_at[u] = -1
             sp = 0
             pc = 0
             cur = pos
@@ -367,11 +372,9 @@ def run_program(
                         if ok:
                             if track:
                                 if sp == cap:
-                                    cap *= 2
-                                    st_kind = _grow_i8(st_kind, cap)
-                                    st_a = _grow_i64(st_a, cap)
-                                    st_b = _grow_i64(st_b, cap)
-                                    st_c = _grow_i64(st_c, cap)
+                                    return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
+                                            m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
+                                            unmatched, ERR_STACK_FULL, pos)
                                 st_kind[sp] = 2
                                 st_a[sp] = v
                                 st_b[sp] = last_at[v]
@@ -386,11 +389,9 @@ def run_program(
                             pc += 1
                 elif op == SPLIT:
                     if sp == cap:
-                        cap *= 2
-                        st_kind = _grow_i8(st_kind, cap)
-                        st_a = _grow_i64(st_a, cap)
-                        st_b = _grow_i64(st_b, cap)
-                        st_c = _grow_i64(st_c, cap)
+                        return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
+                                m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
+                                unmatched, ERR_STACK_FULL, pos)
                     st_kind[sp] = 0
                     st_a[sp] = op_b[pc]
                     st_b[sp] = cur
@@ -412,11 +413,9 @@ def run_program(
                     pc += 1
                 elif op == SAVEPOS:
                     if sp == cap:
-                        cap *= 2
-                        st_kind = _grow_i8(st_kind, cap)
-                        st_a = _grow_i64(st_a, cap)
-                        st_b = _grow_i64(st_b, cap)
-                        st_c = _grow_i64(st_c, cap)
+                        return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
+                                m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
+                                unmatched, ERR_STACK_FULL, pos)
                     r = op_a[pc]
                     st_kind[sp] = 1
                     st_a[sp] = r
@@ -460,10 +459,9 @@ def run_program(
             m_number[n_matches] = number
             length = end - pos
             if n_out + length > out_cap:
-                while n_out + length > out_cap:
-                    out_cap *= 2
-                out_labels = _grow_i16(out_labels, out_cap)
-                out_excl = _grow_u8(out_excl, out_cap)
+                return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
+                        m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out],
+                        unmatched, ERR_OUTPUT_FULL, pos)
             for r in range(pos, end):
                 out_labels[n_out] = labels[r]
                 out_excl[n_out] = excluded[r]
@@ -500,31 +498,3 @@ def run_program(
         covered[p] = cover
     return (m_start[:n_matches], m_end[:n_matches], m_number[:n_matches],
             m_offset[: n_matches + 1], out_labels[:n_out], out_excl[:n_out], unmatched, OK, -1)
-
-
-@njit(cache=True, nogil=True)
-def _grow_i8(a: Any, cap: int) -> Any:
-    b = np.empty(cap, dtype=np.int8)
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow_i16(a: Any, cap: int) -> Any:
-    b = np.empty(cap, dtype=np.int16)
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow_u8(a: Any, cap: int) -> Any:
-    b = np.empty(cap, dtype=np.uint8)
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True, nogil=True)
-def _grow_i64(a: Any, cap: int) -> Any:
-    b = np.empty(cap, dtype=np.int64)
-    b[: a.shape[0]] = a
-    return b
