@@ -497,15 +497,11 @@ def _add_step() -> None:
 
 
 def _move_step(uid: int, offset: int) -> None:
-    st.session_state[state.TEST_SEQ_STEP_IDS] = moved(
-        step_ids(st.session_state), uid, offset
-    )
+    st.session_state[state.TEST_SEQ_STEP_IDS] = moved(step_ids(st.session_state), uid, offset)
 
 
 def _remove_step(uid: int) -> None:
-    st.session_state[state.TEST_SEQ_STEP_IDS] = [
-        i for i in step_ids(st.session_state) if i != uid
-    ]
+    st.session_state[state.TEST_SEQ_STEP_IDS] = [i for i in step_ids(st.session_state) if i != uid]
     for key in step_keys(uid):
         st.session_state.pop(key, None)
 
@@ -581,8 +577,9 @@ def _render_step(uid: int, position: int, count: int) -> None:
             if first:
                 st.caption("The first step starts the match: it has no previous step.")
             elif values["negated"] != "none":
-                st.caption("The negation sets the relation: not next is strict, not followed by "
-                           "relaxed.")
+                st.caption(
+                    "The negation sets the relation: not next is strict, not followed by relaxed."
+                )
             else:
                 _select(
                     "Relation to the previous step",
@@ -614,9 +611,7 @@ def _render_step(uid: int, position: int, count: int) -> None:
             persist_state=_PERSIST,
         )
         if values["negated"] != "none":
-            st.caption(
-                "A negated step takes no events, so it has no quantifier or contiguity."
-            )
+            st.caption("A negated step takes no events, so it has no quantifier or contiguity.")
             return
 
         quantifier_col, min_col, max_col, optional_col = st.columns(
