@@ -12,8 +12,8 @@ from datetime import timedelta
 import polars as pl
 
 from cep.errors import UnsupportedFeature
-from cep.model import MatchRecognizePattern, Pattern
 from cep.matcher.stream import StreamMatcher, create_stream_matcher
+from cep.model import MatchRecognizePattern, Pattern
 from cep.results import MatchResult
 
 __all__ = ["IMPLEMENTED_KINDS", "create_matcher", "find_matches"]

@@ -28,9 +28,9 @@ from cep.events import check_fields
 from cep.matcher import vm
 from cep.matcher.conditions import DEFINE_FEATURES, compile_conditions, resolve_variable
 from cep.matcher.frame import Prepared, prepare_events
-from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk, frame_from_state, frame_to_state
 from cep.matcher.measures import MatchContext
 from cep.matcher.program import compile_pattern
+from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk, frame_from_state, frame_to_state
 from cep.matcher.syntax import parse_row_pattern, pattern_variables
 from cep.model import MatchRecognizePattern
 from cep.results import Match, MatchResult
@@ -126,7 +126,7 @@ class _Compiled:
         saved = [a.copy() for a in state]
         stack_cap, output_cap = 1024, max(prepared.height, 1024)
         while True:
-            out = vm.run_program(
+            out = vm.run_program(  # type: ignore[call-arg]  # numba's Dispatcher stub
                 p.ops, p.op_a, p.op_b, p.n_regs,
                 prepared.part_start, prepared.part_end, prepared.ts_us, self.within_us,
                 c.cond, c.var_prog, c.code_start, c.code_op, c.code_a, c.code_b, c.consts,

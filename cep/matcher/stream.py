@@ -118,7 +118,8 @@ class StreamMatcher:
 
     engines: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, pattern: Pattern, engine: Any, allowed_lateness: timedelta = timedelta(0)) -> None:
+    def __init__(self, pattern: Pattern, engine: Engine,
+                 allowed_lateness: timedelta = timedelta(0)) -> None:
         if allowed_lateness < timedelta(0):
             raise UnsupportedFeature("allowed lateness cannot be negative")
         self.pattern = pattern

@@ -8,6 +8,7 @@ per key (the stream emits keys interleaved; within a key the order must be the s
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -60,7 +61,7 @@ def _stream(pattern: Any, df: pl.DataFrame, cuts: list[int], snapshot_at: int | 
     emitted: list[Match] = []
     bounds = [0, *sorted(set(cuts)), df.height]
     try:
-        for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        for i, (a, b) in enumerate(itertools.pairwise(bounds)):
             if i == snapshot_at:
                 matcher = StreamMatcher.restore(json.loads(json.dumps(matcher.snapshot())))
             emitted += matcher.feed(df.slice(a, b - a))
