@@ -21,8 +21,9 @@ from cep.results import Match, MatchResult, PartialMatch, jsonable
 from ui.tables import match_rows
 
 DEFAULT_BATCH_SIZE = 5
-MAX_BATCHES = 10_000
-"""Most batches one replay feeds; a smaller batch size is raised to stay under it."""
+MAX_BATCHES = 2_000
+"""Most batches one replay feeds; a smaller batch size is raised to stay under it (each feed
+has a fixed cost, about 10 ms today, so this bounds a replay's overhead to tens of seconds)."""
 LIVE_ROWS = 200
 """Most recent matches the live table shows while the replay runs."""
 LIVE_REFRESH_S = 0.1
@@ -63,7 +64,7 @@ def effective_batch_size(total_rows: int, requested: int, max_batches: int = MAX
     """The batch size to use: ``requested``, raised so the replay has at most ``max_batches``.
 
     >>> effective_batch_size(23, 5), effective_batch_size(1_000_000, 1), effective_batch_size(0, 0)
-    (5, 100, 1)
+    (5, 500, 1)
     """
     floor = -(-total_rows // max_batches) if total_rows else 1
     return max(requested, floor, 1)
@@ -307,8 +308,13 @@ def render_replay(matcher: StreamMatcher, frame: Frame, batch_size: int) -> Repl
         count = len(log.matches)
         counter.markdown(f"**{count:,} {'match' if count == 1 else 'matches'}** emitted so far")
         if log.matches:
-            recent = [m.to_json_dict() for m in log.matches[-LIVE_ROWS:]]
-            table.dataframe(match_rows(recent), hide_index=True, width="stretch")
+            recent = [m.to_json_dict() for m in reversed(log.matches[-LIVE_ROWS:])]
+            with table.container():
+                st.caption(
+                    "Newest first"
+                    + (f"; the latest {LIVE_ROWS} of {count:,}." if count > LIVE_ROWS else ".")
+                )
+                st.dataframe(match_rows(recent), hide_index=True, width="stretch")
 
     log = replay_events(matcher, frame, batch_size, on_step=draw)
     live.empty()

@@ -107,7 +107,7 @@ EXAMPLE_PATTERN: dict[str, Any] = {
     ],
     "within": "5m",
 }
-"""The "Load example" sequence; on the sample ticks it finds ACME 5→17 and 21→23."""
+"""The "Load example" sequence; on the sample ticks it matches ACME events 5 (99) and 19 (102)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,12 +347,13 @@ def missing_values(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def default_step_name(position: int, taken: Sequence[str] = ()) -> str:
-    """A name for a new step: the next unused of A..Z, then step27, step28, ...
+    """A name for a new step at ``position`` (0-based): its letter (A for the first step, B for
+    the second, ...) or the next unused letter after it; past Z, ``step<n>``.
 
     >>> default_step_name(0), default_step_name(2, ["A", "C"]), default_step_name(26)
-    ('A', 'B', 'step27')
+    ('A', 'D', 'step27')
     """
-    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[position:] + "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[position:]:
         if letter not in taken:
             return letter
     n = position + 1
@@ -431,6 +432,8 @@ def field_options(columns: Sequence[str], chosen: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Rendering
 
+CODE_HEIGHT_PX = 360
+"""Height of the JSON / YAML views (they scroll), so they do not push the Run button down."""
 _PERSIST = "session"  # keep the form while the other pattern mode is shown, and across pages
 
 
@@ -565,7 +568,7 @@ def _render_step(uid: int, position: int, count: int) -> None:
                 type="tertiary",
             )
 
-        name_col, relation_col, negation_col = st.columns(3)
+        name_col, relation_col, negation_col = st.columns([2, 3, 2])
         name_col.text_input(
             "Step name",
             key=step_key(uid, "name"),
@@ -575,14 +578,14 @@ def _render_step(uid: int, position: int, count: int) -> None:
         )
         with relation_col:
             if first:
-                st.caption("The first step starts the match: it has no previous step.")
+                st.caption("The first step starts the match (there is no previous step).")
             elif values["negated"] != "none":
                 st.caption(
                     "The negation sets the relation: not next is strict, not followed by relaxed."
                 )
             else:
                 _select(
-                    "Relation to the previous step",
+                    "Relation to previous step",
                     CONTIGUITIES,
                     step_key(uid, "contiguity"),
                     "How this step follows the previous one. next (strict): the very next event "
@@ -832,8 +835,8 @@ def render_pattern_check(pattern: Pattern | None, error: str | None) -> None:
     english.markdown(
         "\n\n".join(escape_markdown(line) for line in describe_pattern(pattern).splitlines())
     )
-    json_tab.code(dump_pattern(pattern, "json"), language="json")
-    yaml_tab.code(dump_pattern(pattern, "yaml"), language="yaml")
+    json_tab.code(dump_pattern(pattern, "json"), language="json", height=CODE_HEIGHT_PX)
+    yaml_tab.code(dump_pattern(pattern, "yaml"), language="yaml", height=CODE_HEIGHT_PX)
     st.button(
         "Copy to pattern text",
         key=state.TEST_SEQ_TO_TEXT,

@@ -1,6 +1,7 @@
 """The windowed matcher: one entry point, ``find_matches``, dispatching on the pattern kind.
 
-Implemented kinds: ``match_recognize`` (SQL:2016, ``cep.matcher.recognize``). The other kinds
+Implemented kinds: ``match_recognize`` (SQL:2016, ``cep.matcher.recognize``) and ``sequence``
+(Flink CEP, ``cep.matcher.sequence``). The other kinds
 are declared in the model; until their matchers land, ``find_matches`` raises
 ``UnsupportedFeature`` naming the kind — it never produces a made-up result.
 """
@@ -13,12 +14,12 @@ import polars as pl
 
 from cep.errors import UnsupportedFeature
 from cep.matcher.stream import StreamMatcher, create_stream_matcher
-from cep.model import MatchRecognizePattern, Pattern
+from cep.model import MatchRecognizePattern, Pattern, SequencePattern
 from cep.results import MatchResult
 
-__all__ = ["IMPLEMENTED_KINDS", "create_matcher", "find_matches"]
+__all__ = ["IMPLEMENTED_KINDS", "create_matcher", "find_matches", "register_engines"]
 
-IMPLEMENTED_KINDS = ("match_recognize",)
+IMPLEMENTED_KINDS = ("match_recognize", "sequence")
 
 
 def find_matches(pattern: Pattern, events: pl.DataFrame) -> MatchResult:
@@ -37,16 +38,23 @@ def find_matches(pattern: Pattern, events: pl.DataFrame) -> MatchResult:
         from cep.matcher.recognize import find_recognize_matches
 
         return find_recognize_matches(pattern, events)
+    if isinstance(pattern, SequencePattern):
+        from cep.matcher.sequence import find_sequence_matches
+
+        return find_sequence_matches(pattern, events)
     raise UnsupportedFeature(
         f"the matcher for kind {pattern.kind!r} is not implemented yet (pattern {pattern.name!r}); "
         f"implemented kinds: {', '.join(IMPLEMENTED_KINDS)}"
     )
 
 
-def _register_engines() -> None:
+def register_engines() -> None:
+    """Make every kind's incremental engine known to ``StreamMatcher`` (idempotent)."""
     from cep.matcher.recognize import RecognizeEngine
+    from cep.matcher.sequence import SequenceEngine
 
     StreamMatcher.engines["match_recognize"] = RecognizeEngine
+    StreamMatcher.engines["sequence"] = SequenceEngine
 
 
 def create_matcher(pattern: Pattern, *, allowed_lateness: timedelta = timedelta(0)) -> StreamMatcher:
@@ -54,5 +62,5 @@ def create_matcher(pattern: Pattern, *, allowed_lateness: timedelta = timedelta(
 
     See ``cep.matcher.stream``. Raises ``UnsupportedFeature`` for kinds without one yet.
     """
-    _register_engines()
+    register_engines()
     return create_stream_matcher(pattern, allowed_lateness=allowed_lateness)

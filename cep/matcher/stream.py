@@ -208,6 +208,9 @@ class StreamMatcher:
     @classmethod
     def restore(cls, snapshot: dict[str, Any]) -> StreamMatcher:
         """A matcher that continues exactly where ``snapshot`` was taken."""
+        from cep.matcher import register_engines
+
+        register_engines()
         pattern = parse_pattern(snapshot["pattern"], source="<snapshot>")
         engine_cls = cls.engines.get(pattern.kind)
         if engine_cls is None:

@@ -71,7 +71,7 @@ def seq(
     text: str,
     *,
     contiguity: str = "relaxed",
-    skip: str = "NO_SKIP",
+    skip: str | None = "NO_SKIP",
     within: str | None = None,
     where: dict[str, str | None] | None = None,
     until: dict[str, str] | None = None,
@@ -123,8 +123,9 @@ def seq(
             step["until"] = until[step_name]
         steps.append(step)
         pending_contiguity = pending_negation = None
-    spec: dict[str, Any] = {"kind": "sequence", "name": name, "steps": steps,
-                            "after_match_skip": skip}
+    spec: dict[str, Any] = {"kind": "sequence", "name": name, "steps": steps}
+    if skip is not None:  # None: the model's default
+        spec["after_match_skip"] = skip
     if within is not None:
         spec["within"] = within
     if partition_by:
@@ -182,13 +183,17 @@ def _check_shape(pattern: Any, df: pl.DataFrame, result: MatchResult) -> None:
         assert m.event_ids, "a sequence match has at least one event"
         assert len(m.classifiers) == len(m.event_ids)
         assert set(m.classifiers) <= names, m.classifiers
-        assert m.start == time_of[m.event_ids[0]] and m.end == time_of[m.event_ids[-1]]
-        assert m.measures == {} and m.match_number is None
+        assert m.start == time_of[m.event_ids[0]]
+        assert m.end == time_of[m.event_ids[-1]]
+        assert m.measures == {}
+        assert m.match_number is None
         assert set(m.key) == set(pattern.partition_by)
     for p in result.timed_out:
-        assert p.reason == "window expired" and p.step_reached == p.classifiers[-1]
+        assert p.reason == "window expired"
+        assert p.step_reached == p.classifiers[-1]
         assert p.started == time_of[p.event_ids[0]]
-        assert pattern.within is not None and p.ended is not None
+        assert pattern.within is not None
+        assert p.ended is not None
         assert (p.ended - p.started).total_seconds() == pattern.within.seconds
 
 

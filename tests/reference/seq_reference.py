@@ -41,7 +41,7 @@ Running (per key; Flink's ``NFA.process`` / ``advanceTime`` and ``CepOperator.on
       is exclusive). A pending ``not_followed_by`` run becomes a match; any other run is recorded
       in ``MatchResult.timed_out`` with ``ended = start + within``, ``reason = "window expired"``
       and ``step_reached`` = the step of its last event. Every branch is reported (for example
-      ``{a}`` alone under ``any``).
+      ``{a}`` alone under ``any``; two branches holding the same events are two records).
     * On an event, each run follows every edge whose condition holds (through ``proceed``
       chains): ``take`` extends a copy, ``ignore`` keeps a copy waiting. A run that reaches the
       end of the pattern is a completed match (on the event it takes, so optional parts and loop
@@ -50,7 +50,10 @@ Running (per key; Flink's ``NFA.process`` / ``advanceTime`` and ``CepOperator.on
     * End of the batch: time advances once more to the time of the last event of the whole input
       (the final watermark of a stream; the same instant for every key), so windows that have not
       expired by then are neither timed out nor, for a trailing ``not_followed_by``, matches.
-      Runs still open are then abandoned, which releases the matches they were holding back.
+      Runs still open are then dropped unreported, and so are completed matches that a skip
+      strategy was holding back for an earlier open run: the spec's "a completed match waits
+      until no partial match that started earlier is still pending", as in Flink, where such a
+      match is emitted only if the earlier run completes or expires.
 
 Emission and AFTER MATCH SKIP (§2.4, §2.6)
     * Completed matches are taken in order of their start event; equal starts in lexicographic
@@ -640,8 +643,9 @@ class _Key:
 
     def finish(self, last_time: Any) -> None:
         self.advance_time(last_time)
-        self.runs = []  # abandoned: they can no longer complete
-        self.release([])
+        # Open runs, and the matches held back for them, stay unreported (see the docstring).
+        self.runs = []
+        self.waiting = []
 
 
 _END = _State("$end", FINAL)
