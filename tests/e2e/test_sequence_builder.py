@@ -7,8 +7,6 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from cep.matcher import IMPLEMENTED_KINDS
-
 SAMPLE_MATCH_COUNT = 4  # the V-shape sample on the sample ticks (samples/README.md)
 
 
@@ -69,16 +67,12 @@ def test_a_sequence_built_in_the_form_validates_and_runs(page: Page, app_url: st
 
     page.get_by_role("button", name="Run", exact=True).click()
 
-    if "sequence" in IMPLEMENTED_KINDS:
-        # ACME 5 (99) then ACME 19 (102), 3.5 minutes apart; GLOBX never goes over 101.
-        expect(page.get_by_text("1 match for pattern")).to_be_visible(timeout=60_000)
-        matches_metric = page.get_by_test_id("stMetric").filter(has_text="Matches")
-        expect(matches_metric.get_by_test_id("stMetricValue")).to_have_text("1")
-        expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
-    else:  # the sequence matcher is being written (issue 3)
-        expect(
-            page.get_by_text("the matcher for kind 'sequence' is not implemented yet")
-        ).to_be_visible(timeout=60_000)
+    # ACME 5 (99) then ACME 19 (102), 3.5 minutes apart; GLOBX never goes over 101.
+    expect(page.get_by_text("1 match for pattern")).to_be_visible(timeout=60_000)
+    matches_metric = page.get_by_test_id("stMetric").filter(has_text="Matches")
+    expect(matches_metric.get_by_test_id("stMetricValue")).to_have_text("1")
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_test_id("stPlotlyChart")).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
     save_full_screenshot(page, "/tmp/e2e_sequence_run.png")
 

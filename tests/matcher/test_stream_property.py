@@ -26,6 +26,7 @@ from cep.model import parse_pattern
 from cep.results import Match
 from tests.matcher.harness import make_pattern
 from tests.matcher.test_mr_property import _same, cases
+from tests.matcher.test_seq_property import cases as sequence_cases
 
 
 def _per_key(matches: list[Match]) -> dict[str, list[dict[str, Any]]]:
@@ -48,10 +49,15 @@ def _disorder(df: pl.DataFrame) -> timedelta:
     return timedelta(microseconds=worst)
 
 
+def _timed_out(partials: Any) -> list[str]:
+    return sorted(json.dumps(p.to_json_dict(), sort_keys=True) for p in partials)
+
+
 def _batch(pattern: Any, df: pl.DataFrame) -> tuple[str, Any]:
     try:
         result = find_matches(pattern, df)
-        return "ok", (_per_key(list(result.matches)), sorted(map(str, result.unmatched_event_ids or [])))
+        unmatched = sorted(map(str, result.unmatched_event_ids or []))
+        return "ok", (_per_key(list(result.matches)), unmatched, _timed_out(result.timed_out))
     except MatchRuntimeError as error:
         return "error", "first row" in str(error)
 
@@ -70,7 +76,7 @@ def _stream(pattern: Any, df: pl.DataFrame, cuts: list[int], snapshot_at: int | 
         return "error", "first row" in str(error)
     assert matcher.late_events.height == 0
     unmatched = getattr(matcher.engine, "unmatched", [])
-    return "ok", (_per_key(emitted), sorted(map(str, unmatched)))
+    return "ok", (_per_key(emitted), sorted(map(str, unmatched)), _timed_out(matcher.timed_out))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -78,6 +84,19 @@ def _stream(pattern: Any, df: pl.DataFrame, cuts: list[int], snapshot_at: int | 
 def test_any_split_into_batches_gives_the_batch_matches(case, data):
     spec, df = case
     pattern = make_pattern(spec)
+    cuts = data.draw(st.lists(st.integers(0, max(df.height, 0)), max_size=6))
+    snapshot_at = data.draw(st.one_of(st.none(), st.integers(0, len(cuts) + 1)))
+    expected = _batch(pattern, df)
+    got = _stream(pattern, df, cuts, snapshot_at)
+    assert got[0] == expected[0]
+    assert _same(got[1], expected[1]) if got[0] == "ok" else got == expected
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=sequence_cases(), data=st.data())
+def test_any_split_into_batches_gives_the_batch_matches_for_sequences(case, data):
+    spec, df = case
+    pattern = parse_pattern(spec)
     cuts = data.draw(st.lists(st.integers(0, max(df.height, 0)), max_size=6))
     snapshot_at = data.draw(st.one_of(st.none(), st.integers(0, len(cuts) + 1)))
     expected = _batch(pattern, df)
