@@ -138,18 +138,25 @@ class MatchResult:
             semantics define).
         unmatched_event_ids: ids of the unmatched rows (``WITH UNMATCHED ROWS`` only).
         stats: ``events``, ``matches``, ``elapsed_ms`` and matcher details such as ``path``.
+        timed_out: partial matches a window killed (near misses).
+        pending: time-driven matches whose deadline lies beyond the last event time (reason
+            ``"pending"``, ``ended`` = the deadline); they become matches only when event time
+            (or ``flush(now=...)``) passes the deadline.
     """
 
     matches: Sequence[Match]
     unmatched_event_ids: list[Any] | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     timed_out: Sequence[PartialMatch] = ()
+    pending: Sequence[PartialMatch] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
         """The result as the JSON object printed by ``python -m cep match --format json``."""
         out: dict[str, Any] = {"matches": [m.to_json_dict() for m in self.matches]}
         if self.unmatched_event_ids is not None:
             out["unmatched_event_ids"] = jsonable(self.unmatched_event_ids)
+        if self.pending:
+            out["pending"] = [p.to_json_dict() for p in self.pending]
         out["stats"] = jsonable(self.stats)
         return out
 

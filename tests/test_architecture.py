@@ -17,7 +17,7 @@ CEP = ROOT / "cep"
 # Where each heavy library may be imported inside cep (paths relative to the repo root).
 HOMES = {
     "polars": ("cep/events.py", "cep/expr.py", "cep/matcher/", "cep/results.py"),
-    "numba": ("cep/matcher/vm.py",),
+    "numba": ("cep/matcher/",),
     "sqlalchemy": ("cep/history.py", "cep/history/"),
 }
 APP_CODE = ("cep", "ui", "pages", "app.py")

@@ -9,6 +9,7 @@ are declared in the model; until their matchers land, ``find_matches`` raises
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import polars as pl
 
@@ -17,9 +18,34 @@ from cep.matcher.stream import StreamMatcher, create_stream_matcher
 from cep.model import MatchRecognizePattern, Pattern, SequencePattern
 from cep.results import MatchResult
 
-__all__ = ["IMPLEMENTED_KINDS", "create_matcher", "find_matches", "register_engines"]
+__all__ = ["DETECTOR_MODULES", "create_matcher", "find_matches", "implemented_kinds", "register_engines"]
 
-IMPLEMENTED_KINDS = ("match_recognize", "sequence")
+import importlib
+
+# Detector kinds: kind -> module exporting ``find_matches(pattern, events)`` and ``Engine``.
+DETECTOR_MODULES = {
+    kind: f"cep.matcher.detectors.{kind}"
+    for kind in ("absence", "count_threshold", "velocity", "trend", "outlier", "session", "dedup",
+                 "geofence", "temporal_correlation", "heartbeat", "state_machine")
+}
+
+
+def _detector(kind: str) -> Any:
+    name = DETECTOR_MODULES.get(kind)
+    if name is None:
+        return None
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name == name:
+            return None
+        raise
+
+
+def implemented_kinds() -> tuple[str, ...]:
+    """The kinds that have a matcher."""
+    return ("match_recognize", "sequence", *(k for k in DETECTOR_MODULES if _detector(k)))
+
 
 
 def find_matches(pattern: Pattern, events: pl.DataFrame) -> MatchResult:
@@ -42,9 +68,13 @@ def find_matches(pattern: Pattern, events: pl.DataFrame) -> MatchResult:
         from cep.matcher.sequence import find_sequence_matches
 
         return find_sequence_matches(pattern, events)
+    module = _detector(pattern.kind)
+    if module is not None:
+        result: MatchResult = module.find_matches(pattern, events)
+        return result
     raise UnsupportedFeature(
         f"the matcher for kind {pattern.kind!r} is not implemented yet (pattern {pattern.name!r}); "
-        f"implemented kinds: {', '.join(IMPLEMENTED_KINDS)}"
+        f"implemented kinds: {', '.join(implemented_kinds())}"
     )
 
 
@@ -55,6 +85,10 @@ def register_engines() -> None:
 
     StreamMatcher.engines["match_recognize"] = RecognizeEngine
     StreamMatcher.engines["sequence"] = SequenceEngine
+    for kind in DETECTOR_MODULES:
+        module = _detector(kind)
+        if module is not None:
+            StreamMatcher.engines[kind] = module.Engine
 
 
 def create_matcher(pattern: Pattern, *, allowed_lateness: timedelta = timedelta(0)) -> StreamMatcher:
