@@ -1,8 +1,9 @@
 """Patterns in plain English, precise enough to predict their matches.
 
 ``match_recognize`` patterns are described clause by clause (rows, order of variables,
-quantifier preference, conditions, skip rule, window). The other kinds get a faithful summary of
-their settings until their own wording lands with their matchers.
+quantifier preference, conditions, skip rule, window) and ``sequence`` patterns step by step
+(contiguity, quantifiers, negation, window, skip strategy). The other kinds get a faithful
+summary of their settings until their own wording lands.
 
 >>> from cep.model import parse_pattern
 >>> p = parse_pattern({"kind": "match_recognize", "name": "v", "pattern": "A B+? C",
@@ -28,7 +29,7 @@ from cep.matcher.syntax import (
     Var,
     parse_row_pattern,
 )
-from cep.model import MatchRecognizePattern, Pattern
+from cep.model import MatchRecognizePattern, Pattern, SequencePattern, Step
 
 __all__ = ["describe_pattern", "describe_row_pattern"]
 
@@ -116,6 +117,67 @@ def _describe_recognize(p: MatchRecognizePattern) -> str:
     return "\n".join(lines)
 
 
+_RELATION = {
+    "strict": "immediately followed by (the very next event of the key)",
+    "relaxed": "followed by (unrelated events may come between; the first fitting event is taken)",
+    "any": "followed by any (every fitting later event starts its own branch)",
+}
+_LOOP = {
+    "relaxed": "other events may come between them",
+    "strict": "consecutively",
+    "any": "in every combination of fitting events",
+}
+_SEQUENCE_SKIP = {
+    "NO_SKIP": "Every possible match is reported (matches may share events).",
+    "SKIP TO NEXT": "After a match, other partial matches that started at the same event are dropped.",
+    "PAST LAST EVENT": "After a match, every partial match that started at or before its last event is dropped (matches never overlap).",
+}
+
+
+def _times(step: Step) -> str:
+    low, high = step.times.min, step.times.max
+    if high is None:
+        count = "one or more times" if low == 1 else f"{low} or more times"
+    elif low == high:
+        count = "once" if low == 1 else f"exactly {low} times"
+    else:
+        count = f"{low} to {high} times"
+    if step.optional:
+        count += ", or not at all"
+    if high is None or high > 1:
+        count += f" ({_LOOP[step.loop_contiguity]}"
+        count += "; as many as possible)" if step.greedy else ")"
+        if step.until:
+            count += f", stopping at the first event where {step.until}"
+    return count
+
+
+def _describe_sequence(p: SequencePattern) -> str:
+    scope = f"For each {', '.join(p.partition_by)} separately" if p.partition_by else "Over all events"
+    lines = [f"{scope}, events ordered by {p.order_by}:"]
+    for i, step in enumerate(p.steps):
+        what = step.where or "any event"
+        if step.negated == "not_next":
+            lines.append(f"- then the very next event must NOT be {step.name} ({what})")
+            continue
+        if step.negated == "not_followed_by":
+            lines.append(f"- with no {step.name} event ({what}) before the next step"
+                         + (" or before the window ends" if i == len(p.steps) - 1 else ""))
+            continue
+        lead = "- an event" if i == 0 else f"- {_RELATION[step.contiguity]} an event"
+        lines.append(f"{lead} {step.name} ({what}), {_times(step)}")
+    if p.within is not None:
+        lines.append(f"All within {p.within}: the last event is less than {p.within} after the first.")
+    skip = p.after_match_skip
+    if skip in _SEQUENCE_SKIP:
+        lines.append(_SEQUENCE_SKIP[skip])
+    else:
+        which, _, target = skip[len("SKIP TO "):].partition(" ")
+        lines.append(f"After a match, partial matches that started before the {which.lower()} "
+                     f"{target} event of the match are dropped.")
+    return "\n".join(lines)
+
+
 def _describe_other(p: Any) -> str:
     settings = p.model_dump(mode="json", exclude={"kind", "name", "description"}, exclude_defaults=True)
     return (f"A {p.kind.replace('_', ' ')} pattern with settings: "
@@ -127,4 +189,6 @@ def describe_pattern(pattern: Pattern) -> str:
     head = f"{pattern.name} ({pattern.kind})" + (f": {pattern.description}" if pattern.description else "")
     if isinstance(pattern, MatchRecognizePattern):
         return head + "\n" + _describe_recognize(pattern)
+    if isinstance(pattern, SequencePattern):
+        return head + "\n" + _describe_sequence(pattern)
     return head + "\n" + _describe_other(pattern)

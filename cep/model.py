@@ -1675,8 +1675,12 @@ def _short(value: object) -> str:
 def _error_parts(exc: ValidationError, root: Any = Pattern) -> list[tuple[str, str]]:
     """(field path, message) for each error of a validation of ``root`` (:data:`Pattern`)."""
     out: list[tuple[str, str]] = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    nested = {tuple(e["loc"][:i]) for e in errors for i in range(len(e["loc"]))}
+    for err in errors:
         kind = err["type"]
+        if kind == "too_short" and tuple(err["loc"]) in nested:
+            continue  # a consequence of an item's own error, reported on its own
         ctx = err.get("ctx") or {}
         if kind in ("union_tag_invalid", "union_tag_not_found") and len(err["loc"]) == 0:
             given = ctx.get("tag")

@@ -111,7 +111,10 @@ def test_explain_describes_the_pattern_and_its_matches(capsys):
     assert "3:A, 5:B, 7:B, 9:C, 11:C" in out
 
 
-def test_a_kind_without_a_matcher_says_so(tmp_path, capsys):
+def test_a_kind_without_a_matcher_says_so(tmp_path, capsys, monkeypatch):
+    import cep.matcher
+
+    monkeypatch.setattr(cep.matcher, "_detector", lambda kind: None)
     pattern = tmp_path / "t.json"
     pattern.write_text(json.dumps({
         "kind": "trend", "name": "rising", "value_field": "price", "direction": "up", "count": 3,

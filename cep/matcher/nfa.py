@@ -1,22 +1,28 @@
 """The compiled runtime of ``sequence`` patterns: Flink CEP's NFA over sorted, keyed events.
 
 ``cep.matcher.sequence`` compiles a pattern into the state graph Flink's ``NFACompiler`` builds
-(states with TAKE / IGNORE / PROCEED transitions guarded by boolean programs over *atoms*, one
+(states with TAKE / IGNORE / PROCEED transitions guarded by boolean formulas over *atoms*, one
 atom per step condition) and hands it here with the events sorted by key and time. This module
 is the per-event loop of Flink's ``NFA`` (``advanceTime``, ``doProcess``, ``computeNextStates``,
 ``processMatchesAccordingToSkipStrategy``), compiled with numba:
+
+* Flink's decision graph (the TAKE / IGNORE edges a run follows on an event, reached over
+  PROCEED edges, and whether a TAKE also reaches the final state over PROCEED edges) depends
+  only on the values of the atoms the run's state can see. It is precomputed per state for
+  every combination of those atoms, so the loop evaluates a state's atoms and looks the edges up.
 
 * A *run* (Flink: computation state) is ``(state, node, start time, start ordinal)`` plus a row
   of registers. Runs share their prefixes through a node pool ``(parent, step, event, ordinal)``
   (Flink's shared buffer); a match is the chain from its tip node to the root.
 * Per key the open runs are kept in start order, so window expiry and the skip strategies only
   ever drop a prefix of the list, and the earliest open run is the first one.
-* Atoms that read only the current event arrive as a precomputed matrix; the others (iterative
-  conditions) run as stack bytecode over the event's precomputed columns and the run's
-  registers (last / first values, sums, counts of the events the run has taken per step).
+* Atoms that read only the current event arrive as a precomputed matrix (event-major); the
+  others (iterative conditions) run as stack bytecode over the event's precomputed columns and
+  the run's registers (last / first values, sums, counts of the events the run has taken per
+  step).
 
 Everything the runtime keeps between calls is plain arrays, so the caller can save and restore
-it. Nothing here allocates per event except when a buffer has to grow.
+it. Buffers have fixed sizes; the caller retries with a larger one when the kernel says so.
 """
 
 from __future__ import annotations
@@ -30,8 +36,6 @@ from numba import njit
 NORMAL, START, FINAL, STOP, PENDING = 0, 1, 2, 3, 4
 # Transition actions.
 TAKE, IGNORE, PROCEED = 0, 1, 2
-# Transition condition programs (postfix over atoms).
-K_TRUE, K_FALSE, K_ATOM, K_NOT, K_AND, K_OR = 0, 1, 2, 3, 4, 5
 # Atom kinds.
 A_STATIC, A_DYNAMIC = 0, 1
 # Iterative-condition bytecode.
@@ -55,6 +59,10 @@ U_CNT = 3  # a = count register
 # Skip strategies.
 SKIP_NO, SKIP_NEXT, SKIP_PAST, SKIP_FIRST, SKIP_LAST = 0, 1, 2, 3, 4
 
+# Kernel status: OK, or which fixed-size buffer was too small.
+OK, FULL_RUNS, FULL_Q, FULL_EMITTED, FULL_TIMED_OUT, FULL_NODES, FULL_OUT_RUNS, FULL_OUT_COMP = (
+    0, 1, 2, 3, 4, 5, 6, 7)
+
 # Columns of the run rows (int64) and of the completed-match rows.
 R_STATE, R_NODE, R_STS, R_SORD = 0, 1, 2, 3
 Q_NODE, Q_SORD, Q_LORD, Q_PF, Q_PL = 0, 1, 2, 3, 4
@@ -63,59 +71,11 @@ N_PARENT, N_STEP, N_EV, N_ORD = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def _grow_i64(a: Any, need: int) -> Any:
-    cap = a.shape[0]
-    if need <= cap:
-        return a
-    b = np.empty((max(need, 2 * cap, 16), a.shape[1]), dtype=np.int64)
-    b[:cap] = a
-    return b
-
-
-@njit(cache=True)
-def _grow_f64(a: Any, need: int) -> Any:
-    cap = a.shape[0]
-    if need <= cap:
-        return a
-    b = np.empty((max(need, 2 * cap, 16), a.shape[1]), dtype=np.float64)
-    b[:cap] = a
-    return b
-
-
-@njit(cache=True)
-def _grow_u8(a: Any, need: int) -> Any:
-    cap = a.shape[0]
-    if need <= cap:
-        return a
-    b = np.empty((max(need, 2 * cap, 16), a.shape[1]), dtype=np.uint8)
-    b[:cap] = a
-    return b
-
-
-@njit(cache=True)
-def _grow_1d(a: Any, need: int) -> Any:
-    cap = a.shape[0]
-    if need <= cap:
-        return a
-    b = np.empty(max(need, 2 * cap, 16), dtype=a.dtype)
-    b[:cap] = a
-    return b
-
-
-@njit(cache=True)
-def _eval_prog(prog: int, ev: int, regs: Any, regn: Any, row: int, cond: Any,
-               stack_v: Any, stack_n: Any) -> bool:
-    """Run iterative-condition bytecode ``prog`` for event ``ev`` against register row ``row``."""
-    bc_start = cond[3]
-    bc_op = cond[4]
-    bc_a = cond[5]
-    bc_b = cond[6]
-    bc_c = cond[7]
-    bc_d = cond[8]
-    consts = cond[9]
-    consts_null = cond[10]
-    cols = cond[11]
-    cols_null = cond[12]
+def _eval_prog(prog: int, ev: int, regs: Any, regn: Any, h: int, row: int, bc_start: Any,
+               bc_op: Any,
+               bc_a: Any, bc_b: Any, bc_c: Any, bc_d: Any, consts: Any, consts_null: Any,
+               cols: Any, cols_null: Any, stack_v: Any, stack_n: Any) -> bool:
+    """Run iterative-condition bytecode ``prog`` for event ``ev`` against registers ``[h, row]``."""
     sp = 0
     for i in range(bc_start[prog], bc_start[prog + 1]):
         op = bc_op[i]
@@ -128,28 +88,28 @@ def _eval_prog(prog: int, ev: int, regs: Any, regn: Any, row: int, cond: Any,
             stack_n[sp] = consts_null[a]
             sp += 1
         elif op == B_COL:
-            stack_v[sp] = cols[a, ev]
-            stack_n[sp] = cols_null[a, ev]
+            stack_v[sp] = cols[ev, a]
+            stack_n[sp] = cols_null[ev, a]
             sp += 1
-        elif op == B_LAST or op == B_FIRST or op == B_FIRSTSELF:
-            count = regs[row, c]
+        elif op in (B_LAST, B_FIRST, B_FIRSTSELF):
+            count = regs[h, row, c]
             if count > b:
-                stack_v[sp] = regs[row, a + b]
-                stack_n[sp] = regn[row, a + b] != 0
+                stack_v[sp] = regs[h, row, a + b]
+                stack_n[sp] = regn[h, row, a + b] != 0
             elif op == B_FIRSTSELF and count == b:
-                stack_v[sp] = cols[d, ev]
-                stack_n[sp] = cols_null[d, ev]
+                stack_v[sp] = cols[ev, d]
+                stack_n[sp] = cols_null[ev, d]
             else:
                 stack_v[sp] = 0.0
                 stack_n[sp] = True
             sp += 1
         elif op == B_AGG:
-            total = regs[row, b]
-            nn = regs[row, b + 1]
-            low = regs[row, b + 2]
-            high = regs[row, b + 3]
-            if d != 0 and not cols_null[c, ev]:
-                v = cols[c, ev]
+            total = regs[h, row, b]
+            nn = regs[h, row, b + 1]
+            low = regs[h, row, b + 2]
+            high = regs[h, row, b + 3]
+            if d != 0 and not cols_null[ev, c]:
+                v = cols[ev, c]
                 if nn == 0 or v < low:
                     low = v
                 if nn == 0 or v > high:
@@ -174,10 +134,10 @@ def _eval_prog(prog: int, ev: int, regs: Any, regn: Any, row: int, cond: Any,
                     stack_v[sp] = high
             sp += 1
         elif op == B_COUNTSTAR:
-            stack_v[sp] = regs[row, a] + d
+            stack_v[sp] = regs[h, row, a] + d
             stack_n[sp] = False
             sp += 1
-        elif op == B_NEG or op == B_NOT or op == B_ISNULL or op == B_ISNOTNULL or op == B_ABS:
+        elif op in (B_NEG, B_NOT, B_ISNULL, B_ISNOTNULL, B_ABS):
             v = stack_v[sp - 1]
             n = stack_n[sp - 1]
             if op == B_NEG:
@@ -227,7 +187,7 @@ def _eval_prog(prog: int, ev: int, regs: Any, regn: Any, row: int, cond: Any,
                 stack_v[sp - 1] = lv - rv
             elif op == B_MUL:
                 stack_v[sp - 1] = lv * rv
-            elif op == B_DIV or op == B_MOD:
+            elif op in (B_DIV, B_MOD):
                 if rv == 0.0:
                     stack_n[sp - 1] = True
                 elif op == B_DIV:
@@ -250,84 +210,38 @@ def _eval_prog(prog: int, ev: int, regs: Any, regn: Any, row: int, cond: Any,
 
 
 @njit(cache=True)
-def _check(c: int, ev: int, regs: Any, regn: Any, row: int, stamp: int, av: Any, ast: Any,
-           nfa: Any, cond: Any, stack_v: Any, stack_n: Any, bstack: Any) -> bool:
-    """Evaluate transition condition program ``c``; atoms are computed once per ``stamp``."""
-    cp_start = nfa[7]
-    cp_op = nfa[8]
-    cp_arg = nfa[9]
-    atom_kind = cond[0]
-    atom_arg = cond[1]
-    static = cond[2]
-    sp = 0
-    for i in range(cp_start[c], cp_start[c + 1]):
-        op = cp_op[i]
-        if op == K_TRUE:
-            bstack[sp] = True
-            sp += 1
-        elif op == K_FALSE:
-            bstack[sp] = False
-            sp += 1
-        elif op == K_ATOM:
-            k = cp_arg[i]
-            if ast[k] != stamp:
-                if atom_kind[k] == A_STATIC:
-                    av[k] = static[atom_arg[k], ev] != 0
-                else:
-                    av[k] = _eval_prog(atom_arg[k], ev, regs, regn, row, cond, stack_v, stack_n)
-                ast[k] = stamp
-            bstack[sp] = av[k]
-            sp += 1
-        elif op == K_NOT:
-            bstack[sp - 1] = not bstack[sp - 1]
-        elif op == K_AND:
-            sp -= 1
-            bstack[sp - 1] = bstack[sp - 1] and bstack[sp]
-        else:
-            sp -= 1
-            bstack[sp - 1] = bstack[sp - 1] or bstack[sp]
-    return bool(bstack[0])
-
-
-@njit(cache=True)
-def _apply_updates(step: int, ev: int, regs: Any, regn: Any, row: int, cond: Any) -> None:
-    """Update register row ``row`` for a run that takes event ``ev`` for ``step``."""
-    upd_start = cond[13]
-    upd_op = cond[14]
-    upd_a = cond[15]
-    upd_b = cond[16]
-    upd_c = cond[17]
-    upd_d = cond[18]
-    cols = cond[11]
-    cols_null = cond[12]
+def _apply_updates(step: int, ev: int, regs: Any, regn: Any, h: int, row: int, upd_start: Any,
+                   upd_op: Any, upd_a: Any, upd_b: Any, upd_c: Any, upd_d: Any, cols: Any,
+                   cols_null: Any) -> None:
+    """Update registers ``[h, row]`` of a run that takes event ``ev`` for ``step``."""
     for u in range(upd_start[step], upd_start[step + 1]):
         op = upd_op[u]
         a = upd_a[u]
         b = upd_b[u]
         c = upd_c[u]
         if op == U_FIRST:
-            n = int(regs[row, upd_d[u]])
+            n = int(regs[h, row, upd_d[u]])
             if n < b:
-                regs[row, a + n] = cols[c, ev]
-                regn[row, a + n] = 1 if cols_null[c, ev] else 0
+                regs[h, row, a + n] = cols[ev, c]
+                regn[h, row, a + n] = 1 if cols_null[ev, c] else 0
         elif op == U_RING:
             for j in range(b - 1, 0, -1):
-                regs[row, a + j] = regs[row, a + j - 1]
-                regn[row, a + j] = regn[row, a + j - 1]
-            regs[row, a] = cols[c, ev]
-            regn[row, a] = 1 if cols_null[c, ev] else 0
+                regs[h, row, a + j] = regs[h, row, a + j - 1]
+                regn[h, row, a + j] = regn[h, row, a + j - 1]
+            regs[h, row, a] = cols[ev, c]
+            regn[h, row, a] = 1 if cols_null[ev, c] else 0
         elif op == U_AGG:
-            if not cols_null[c, ev]:
-                v = cols[c, ev]
-                nn = regs[row, a + 1]
-                if nn == 0 or v < regs[row, a + 2]:
-                    regs[row, a + 2] = v
-                if nn == 0 or v > regs[row, a + 3]:
-                    regs[row, a + 3] = v
-                regs[row, a] += v
-                regs[row, a + 1] = nn + 1
+            if not cols_null[ev, c]:
+                v = cols[ev, c]
+                nn = regs[h, row, a + 1]
+                if nn == 0 or v < regs[h, row, a + 2]:
+                    regs[h, row, a + 2] = v
+                if nn == 0 or v > regs[h, row, a + 3]:
+                    regs[h, row, a + 3] = v
+                regs[h, row, a] += v
+                regs[h, row, a + 1] = nn + 1
         else:
-            regs[row, a] += 1.0
+            regs[h, row, a] += 1.0
 
 
 @njit(cache=True)
@@ -361,11 +275,14 @@ def _path_less(x: int, y: int, nodes: Any) -> bool:
 
 @njit(cache=True)
 def _insert_completed(q: Any, nq: int, node: int, sord: int, nodes: Any, skip_mode: int,
-                      skip_step: int) -> tuple[Any, int]:
-    """Insert a completed match into ``q`` (sorted by start, then event sequence)."""
+                      skip_step: int) -> int:
+    """Insert a completed match into ``q`` (sorted by start, then event sequence).
+
+    The caller makes room for one more row.
+    """
     pf = -1
     pl = -1
-    if skip_mode == SKIP_FIRST or skip_mode == SKIP_LAST:
+    if skip_mode in (SKIP_FIRST, SKIP_LAST):
         n = node
         while n >= 0:
             if nodes[n, N_STEP] == skip_step:
@@ -373,7 +290,6 @@ def _insert_completed(q: Any, nq: int, node: int, sord: int, nodes: Any, skip_mo
                     pl = nodes[n, N_ORD]
                 pf = nodes[n, N_ORD]
             n = nodes[n, N_PARENT]
-    q = _grow_i64(q, nq + 1)
     pos = nq
     while pos > 0:
         prev = pos - 1
@@ -390,54 +306,56 @@ def _insert_completed(q: Any, nq: int, node: int, sord: int, nodes: Any, skip_mo
     q[pos, Q_LORD] = nodes[node, N_ORD]
     q[pos, Q_PF] = pf
     q[pos, Q_PL] = pl
-    return q, nq + 1
+    return nq + 1
 
 
 @njit(cache=True)
-def _drop_prefix_runs(runs: Any, regs: Any, regn: Any, n: int, count: int) -> int:
-    """Remove the first ``count`` runs (keeping the order of the rest)."""
+def _drop_runs(runs: Any, regs: Any, regn: Any, h: int, n: int, count: int) -> int:
+    """Remove the first ``count`` runs of buffer half ``h`` (keeping the order of the rest)."""
     if count <= 0:
         return n
     for i in range(count, n):
-        runs[i - count] = runs[i]
-        regs[i - count] = regs[i]
-        regn[i - count] = regn[i]
+        for f in range(4):
+            runs[h, i - count, f] = runs[h, i, f]
+        for f in range(regs.shape[2]):
+            regs[h, i - count + 1, f] = regs[h, i + 1, f]
+            regn[h, i - count + 1, f] = regn[h, i + 1, f]
     return n - count
 
 
 @njit(cache=True)
-def _drop_prefix_q(q: Any, n: int, count: int) -> int:
+def _drop_q(q: Any, n: int, count: int) -> int:
     if count <= 0:
         return n
     for i in range(count, n):
-        q[i - count] = q[i]
+        for f in range(5):
+            q[i - count, f] = q[i, f]
     return n - count
 
 
 @njit(cache=True)
-def _emit_matches(key: int, q: Any, nq: int, runs: Any, regs: Any, regn: Any, nr: int,
-                  skip_mode: int, em: Any, nem: int) -> tuple[int, int, Any, int]:
+def _emit_matches(key: int, q: Any, nq: int, runs: Any, regs: Any, regn: Any, h: int, nr: int,
+                  skip_mode: int, em: Any, nem: int) -> tuple[int, int, int]:
     """Flink's processMatchesAccordingToSkipStrategy for one key.
 
-    Emits completed matches from the head of ``q`` while no open run started earlier (under a
-    skip strategy), pruning runs and completed matches after each. Returns the new sizes.
+    Emits completed matches from the head of ``q`` while no open run (half ``h`` of the run
+    buffer) started earlier, under a skip strategy; each emitted match prunes runs and completed
+    matches. The caller makes room for ``nq`` more emitted rows. Returns (nq, nr, nem).
     """
     while nq > 0:
-        if skip_mode != SKIP_NO and nr > 0 and q[0, Q_SORD] > runs[0, R_SORD]:
+        if skip_mode != SKIP_NO and nr > 0 and q[0, Q_SORD] > runs[h, 0, R_SORD]:
             break
         node = q[0, Q_NODE]
         sord = q[0, Q_SORD]
         lord = q[0, Q_LORD]
         pf = q[0, Q_PF]
         pl = q[0, Q_PL]
-        nq = _drop_prefix_q(q, nq, 1)
-        em = _grow_i64(em, nem + 1)
+        nq = _drop_q(q, nq, 1)
         em[nem, 0] = key
         em[nem, 1] = node
         nem += 1
         if skip_mode == SKIP_NO:
             continue
-        pid = -1
         inclusive = True
         if skip_mode == SKIP_NEXT:
             pid = sord
@@ -452,144 +370,162 @@ def _emit_matches(key: int, q: Any, nq: int, runs: Any, regs: Any, regn: Any, nr
         if pid < 0:
             continue
         cut = 0
-        while cut < nr and (runs[cut, R_SORD] < pid or (inclusive and runs[cut, R_SORD] == pid)):
+        while cut < nr and (runs[h, cut, R_SORD] < pid
+                            or (inclusive and runs[h, cut, R_SORD] == pid)):
             cut += 1
-        nr = _drop_prefix_runs(runs, regs, regn, nr, cut)
+        nr = _drop_runs(runs, regs, regn, h, nr, cut)
         cut = 0
         while cut < nq and (q[cut, Q_SORD] < pid or (inclusive and q[cut, Q_SORD] == pid)):
             cut += 1
-        nq = _drop_prefix_q(q, nq, cut)
-    return nq, nr, em, nem
+        nq = _drop_q(q, nq, cut)
+    return nq, nr, nem
 
 
 @njit(cache=True)
-def _advance_time(key: int, t: int, within: int, runs: Any, regs: Any, regn: Any, nr: int,
-                  q: Any, nq: int, nodes: Any, nfa: Any, skip_mode: int, skip_step: int,
-                  em: Any, nem: int, to: Any, nto: int
-                  ) -> tuple[int, Any, int, Any, int, Any, int]:
-    """Flink's advanceTime: expire runs with ``t - start >= within`` (a prefix of the list)."""
-    st_kind = nfa[0]
+def _advance_time(key: int, t: int, within: int, runs: Any, regs: Any, regn: Any, h: int,
+                  nr: int, q: Any, nq: int, nodes: Any, st_kind: Any, skip_mode: int,
+                  skip_step: int, em: Any, nem: int, to: Any, nto: int
+                  ) -> tuple[int, int, int, int]:
+    """Flink's advanceTime: expire runs with ``t - start >= within`` (a prefix of the list).
+
+    The caller makes room for ``nr`` more completed and timed-out rows and ``nq + nr`` more
+    emitted rows. Returns (nr, nq, nem, nto).
+    """
     cut = 0
-    while cut < nr and t - runs[cut, R_STS] >= within:
+    while cut < nr and t - runs[h, cut, R_STS] >= within:
         cut += 1
     if cut == 0:
-        return nr, q, nq, em, nem, to, nto
+        return nr, nq, nem, nto
     for r in range(cut):
-        if st_kind[runs[r, R_STATE]] == PENDING:
-            q, nq = _insert_completed(q, nq, runs[r, R_NODE], runs[r, R_SORD], nodes, skip_mode,
-                                      skip_step)
+        if st_kind[runs[h, r, R_STATE]] == PENDING:
+            nq = _insert_completed(q, nq, runs[h, r, R_NODE], runs[h, r, R_SORD], nodes,
+                                   skip_mode, skip_step)
         else:
-            to = _grow_i64(to, nto + 1)
             to[nto, 0] = key
-            to[nto, 1] = runs[r, R_NODE]
-            to[nto, 2] = runs[r, R_STS]
+            to[nto, 1] = runs[h, r, R_NODE]
+            to[nto, 2] = runs[h, r, R_STS]
             nto += 1
-    nr = _drop_prefix_runs(runs, regs, regn, nr, cut)
-    nq, nr, em, nem = _emit_matches(key, q, nq, runs, regs, regn, nr, skip_mode, em, nem)
-    return nr, q, nq, em, nem, to, nto
+    nr = _drop_runs(runs, regs, regn, h, nr, cut)
+    nq, nr, nem = _emit_matches(key, q, nq, runs, regs, regn, h, nr, skip_mode, em, nem)
+    return nr, nq, nem, nto
 
 
 @njit(cache=True)
-def _final_after_proceed(s: int, ev: int, regs: Any, regn: Any, row: int, stamp: int, av: Any,
-                         ast: Any, nfa: Any, cond: Any, stack_v: Any, stack_n: Any, bstack: Any,
-                         sstack: Any) -> bool:
-    """Flink's findFinalStateAfterProceed: a PROCEED path from ``s`` reaches the final state."""
-    st_kind = nfa[0]
-    tr_start = nfa[2]
-    tr_action = nfa[4]
-    tr_target = nfa[5]
-    tr_cond = nfa[6]
-    sp = 0
-    sstack[sp] = s
-    sp += 1
-    while sp > 0:
-        sp -= 1
-        cur = sstack[sp]
-        for tr in range(tr_start[cur], tr_start[cur + 1]):
-            if tr_action[tr] != PROCEED:
-                continue
-            if not _check(tr_cond[tr], ev, regs, regn, row, stamp, av, ast, nfa, cond, stack_v,
-                          stack_n, bstack):
-                continue
-            if st_kind[tr_target[tr]] == FINAL:
-                return True
-            sstack[sp] = tr_target[tr]
-            sp += 1
-    return False
+def _room(nq: int, cap_q: int, nem: int, cap_em: int, nto: int, cap_to: int) -> int:
+    if nq > cap_q:
+        return FULL_Q
+    if nem > cap_em:
+        return FULL_EMITTED
+    if nto > cap_to:
+        return FULL_TIMED_OUT
+    return OK
+
+
+@njit(cache=True)
+def _full(status: int, out_runs: Any, out_regs: Any, out_regn: Any, out_comp: Any, em: Any,
+          to: Any, ords: Any) -> Any:
+    return (status, out_runs[:0], out_regs[:0], out_regn[:0], out_comp[:0], 0, em[:0], to[:0],
+            ords)
 
 
 @njit(cache=True)
 def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: Any,
               s_runs: Any, s_regs: Any, s_regn: Any, s_comp: Any,
-              nodes: Any, n_nodes: int, key_ord: Any) -> Any:
-    """Feed sorted events to every key's NFA, then advance time to the watermark.
+              nodes: Any, n_nodes: int, key_ord: Any, caps: Any) -> Any:
+    """Feed sorted events to every key's NFA, then advance every key's time to the watermark.
+
+    Buffers have fixed sizes (``caps`` and ``nodes``): arrays that could be reallocated inside
+    the loop cost reference counting on every iteration. When one is too small the call stops
+    with a status naming it; the inputs are left as they were, so the caller enlarges that
+    buffer and calls again.
 
     Args:
-        nfa: (state kind, state step, transition start per state, transition source, action,
-            target, condition program, program start, program op, program arg, start state).
-        cond: (atom kind, atom arg, static matrix, bytecode start/op/a/b/c/d, constants,
-            constant nulls, columns, column nulls, update start/op/a/b/c/d, register count).
+        nfa: (state kind, state step, atoms-seen start per state, atoms seen, decision table
+            base per state, decision row offsets, entry action, entry target, entry step,
+            entry reaches-final flag, start state). Row ``base[s] + mask`` lists the edges of
+            state ``s`` when its atoms have the values in ``mask`` (bit b = b-th atom seen).
+        cond: (atom kind, atom arg, static atoms [event, atom], bytecode start/op/a/b/c/d,
+            constants, constant nulls, columns [event, column], column nulls, update
+            start/op/a/b/c/d, register count, guard per atom: the static atom that must hold
+            before a dynamic atom's bytecode runs, or -1).
         cfg: (within µs or -1, skip mode, skip step, watermark µs, apply watermark (0/1)).
         ev_key, ev_ts, ev_ref: key number, time (µs) and event-table reference of each event,
             sorted by key, time and arrival.
         s_runs, s_regs, s_regn: open runs (key, state, node, start time, start ordinal) sorted by
             key and start, with their registers.
         s_comp: completed matches held back by the skip strategy (key, node, start ordinal, last
-            ordinal, first / last ordinal of the skip step).
-        nodes, n_nodes: the node pool (parent, step, event reference, ordinal) and its size.
-        key_ord: next event ordinal per key (updated in place).
+            ordinal, first / last ordinal of the skip step), sorted by key and start.
+        nodes, n_nodes: the node pool (parent, step, event reference, ordinal) and its size;
+            rows from ``n_nodes`` on are scratch space for new nodes.
+        key_ord: next event ordinal per key (not modified).
+        caps: capacities (open runs of one key, completed matches of one key, emitted, timed
+            out, open runs over all keys, completed matches over all keys).
 
     Returns:
-        (runs, regs, regn, completed, nodes, n_nodes, emitted (key, tip node),
-        timed out (key, tip node, start time)).
+        (status, runs, regs, regn, completed, n_nodes, emitted (key, tip node), timed out (key,
+        tip node, start time), next ordinal per key). ``status`` is :data:`OK` or the
+        ``FULL_*`` code of the buffer to enlarge.
     """
     st_kind = nfa[0]
-    st_step = nfa[1]
-    tr_start = nfa[2]
-    tr_src = nfa[3]
-    tr_action = nfa[4]
-    tr_target = nfa[5]
-    tr_cond = nfa[6]
+    rel_start = nfa[2]
+    rel_atoms = nfa[3]
+    tab_base = nfa[4]
+    dec_off = nfa[5]
+    dec_action = nfa[6]
+    dec_target = nfa[7]
+    dec_step = nfa[8]
+    dec_final = nfa[9]
     start_state = nfa[10]
+    atom_kind = cond[0]
+    atom_arg = cond[1]
+    static = cond[2]
+    bc_start = cond[3]
+    bc_op = cond[4]
+    bc_a = cond[5]
+    bc_b = cond[6]
+    bc_c = cond[7]
+    bc_d = cond[8]
+    consts = cond[9]
+    consts_null = cond[10]
+    cols = cond[11]
+    cols_null = cond[12]
+    upd_start = cond[13]
+    upd_op = cond[14]
+    upd_a = cond[15]
+    upd_b = cond[16]
+    upd_c = cond[17]
+    upd_d = cond[18]
     n_regs = cond[19]
-    n_atoms = cond[0].shape[0]
-    n_steps_upd = cond[13].shape[0] - 2  # the last update range is the "all events" one
+    atom_guard = cond[20]
+    all_step = upd_start.shape[0] - 2  # the last update range is the "every event" one
     within = cfg[0]
     skip_mode = cfg[1]
     skip_step = cfg[2]
     watermark = cfg[3]
     apply_wm = cfg[4]
 
-    n_trans = tr_target.shape[0]
+    # Two halves (current / next event) of the open runs of one key. Register row 0 of each
+    # half stays zero: it is the empty partial match of the start state; run r uses row r + 1.
     rw = max(n_regs, 1)
-    runs_a = np.empty((64, 4), dtype=np.int64)
-    regs_a = np.zeros((64, rw), dtype=np.float64)
-    regn_a = np.zeros((64, rw), dtype=np.uint8)
-    runs_b = np.empty((64, 4), dtype=np.int64)
-    regs_b = np.zeros((64, rw), dtype=np.float64)
-    regn_b = np.zeros((64, rw), dtype=np.uint8)
-    zregs = np.zeros((1, rw), dtype=np.float64)
-    zregn = np.zeros((1, rw), dtype=np.uint8)
-    q = np.empty((16, 5), dtype=np.int64)
-    av = np.zeros(max(n_atoms, 1), dtype=np.bool_)
-    ast = np.full(max(n_atoms, 1), -1, dtype=np.int64)
-    stack_v = np.empty(cond[4].shape[0] + 1, dtype=np.float64)
-    stack_n = np.empty(cond[4].shape[0] + 1, dtype=np.bool_)
-    bstack = np.empty(nfa[8].shape[0] + 1, dtype=np.bool_)
-    sstack = np.empty(4 * n_trans + 16, dtype=np.int64)
-    edges = np.empty(4 * n_trans + 16, dtype=np.int64)
-
-    out_runs = np.empty((max(s_runs.shape[0], 16), 5), dtype=np.int64)
-    out_regs = np.empty((max(s_runs.shape[0], 16), rw), dtype=np.float64)
-    out_regn = np.empty((max(s_runs.shape[0], 16), rw), dtype=np.uint8)
-    out_comp = np.empty((max(s_comp.shape[0], 16), 6), dtype=np.int64)
+    cap_runs = caps[0]
+    runs = np.empty((2, cap_runs, 4), dtype=np.int64)
+    regs = np.zeros((2, cap_runs + 1, rw), dtype=np.float64)
+    regn = np.zeros((2, cap_runs + 1, rw), dtype=np.uint8)
+    q = np.empty((caps[1], 5), dtype=np.int64)
+    stack_v = np.empty(bc_op.shape[0] + 1, dtype=np.float64)
+    stack_n = np.empty(bc_op.shape[0] + 1, dtype=np.bool_)
+    out_runs = np.empty((caps[4], 5), dtype=np.int64)
+    out_regs = np.empty((caps[4], rw), dtype=np.float64)
+    out_regn = np.empty((caps[4], rw), dtype=np.uint8)
+    out_comp = np.empty((caps[5], 6), dtype=np.int64)
     n_out = 0
     n_outc = 0
-    em = np.empty((64, 2), dtype=np.int64)
+    em = np.empty((caps[2], 2), dtype=np.int64)
     nem = 0
-    to = np.empty((16, 3), dtype=np.int64)
+    to = np.empty((caps[3], 3), dtype=np.int64)
     nto = 0
-    stamp = 0
+    ords = key_ord.copy()
+    status = OK
 
     n_ev = ev_key.shape[0]
     n_s = s_runs.shape[0]
@@ -598,7 +534,7 @@ def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: An
     j = 0
     jc = 0
     big = np.int64(2) ** 62
-    while i < n_ev or j < n_s or jc < n_c:
+    while status == OK and (i < n_ev or j < n_s or jc < n_c):
         key = big
         if i < n_ev:
             key = ev_key[i]
@@ -606,33 +542,39 @@ def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: An
             key = s_runs[j, 0]
         if jc < n_c and s_comp[jc, 0] < key:
             key = s_comp[jc, 0]
+        h = 0
         na = 0
         while j < n_s and s_runs[j, 0] == key:
-            runs_a = _grow_i64(runs_a, na + 1)
-            regs_a = _grow_f64(regs_a, na + 1)
-            regn_a = _grow_u8(regn_a, na + 1)
+            if na >= cap_runs:
+                return _full(FULL_RUNS, out_runs, out_regs, out_regn, out_comp, em, to, ords)
             for f in range(4):
-                runs_a[na, f] = s_runs[j, f + 1]
+                runs[h, na, f] = s_runs[j, f + 1]
             for f in range(rw):
-                regs_a[na, f] = s_regs[j, f]
-                regn_a[na, f] = s_regn[j, f]
+                regs[h, na + 1, f] = s_regs[j, f]
+                regn[h, na + 1, f] = s_regn[j, f]
             na += 1
             j += 1
         nq = 0
         while jc < n_c and s_comp[jc, 0] == key:
-            q = _grow_i64(q, nq + 1)
+            if nq >= q.shape[0]:
+                return _full(FULL_Q, out_runs, out_regs, out_regn, out_comp, em, to, ords)
             for f in range(5):
                 q[nq, f] = s_comp[jc, f + 1]
             nq += 1
             jc += 1
-        ordv = key_ord[key]
+        ordv = ords[key]
         while i < n_ev and ev_key[i] == key:
             t = ev_ts[i]
             ref = ev_ref[i]
-            if within >= 0 and na > 0 and t - runs_a[0, R_STS] >= within:
-                na, q, nq, em, nem, to, nto = _advance_time(
-                    key, t, within, runs_a, regs_a, regn_a, na, q, nq, nodes, nfa, skip_mode,
-                    skip_step, em, nem, to, nto)
+            if within >= 0 and na > 0 and t - runs[h, 0, R_STS] >= within:
+                status = _room(nq + na, q.shape[0], nem + nq + na, em.shape[0], nto + na,
+                               to.shape[0])
+                if status != OK:
+                    return _full(status, out_runs, out_regs, out_regn, out_comp, em, to, ords)
+                na, nq, nem, nto = _advance_time(key, t, within, runs, regs, regn, h, na, q, nq,
+                                                 nodes, st_kind, skip_mode, skip_step, em, nem,
+                                                 to, nto)
+            g = 1 - h
             nb = 0
             for r in range(na + 1):
                 is_start = r == na
@@ -641,139 +583,125 @@ def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: An
                     node = -1
                     sts = t
                     sord = ordv
-                    rregs = zregs
-                    rregn = zregn
                     rrow = 0
                 else:
-                    st = runs_a[r, R_STATE]
-                    node = runs_a[r, R_NODE]
-                    sts = runs_a[r, R_STS]
-                    sord = runs_a[r, R_SORD]
-                    rregs = regs_a
-                    rregn = regn_a
-                    rrow = r
-                stamp += 1
-                # Flink's createDecisionGraph: TAKE and IGNORE edges reachable over PROCEED.
-                ne = 0
-                sp = 0
-                sstack[0] = st
-                sp = 1
-                while sp > 0:
-                    sp -= 1
-                    cur = sstack[sp]
-                    for tr in range(tr_start[cur], tr_start[cur + 1]):
-                        if not _check(tr_cond[tr], i, rregs, rregn, rrow, stamp, av, ast, nfa,
-                                      cond, stack_v, stack_n, bstack):
-                            continue
-                        if tr_action[tr] == PROCEED:
-                            if sp >= sstack.shape[0]:
-                                sstack = _grow_1d(sstack, sp + 1)
-                            sstack[sp] = tr_target[tr]
-                            sp += 1
-                        else:
-                            if ne >= edges.shape[0]:
-                                edges = _grow_1d(edges, ne + 1)
-                            edges[ne] = tr
-                            ne += 1
-                if ne == 0:
+                    st = runs[h, r, R_STATE]
+                    node = runs[h, r, R_NODE]
+                    sts = runs[h, r, R_STS]
+                    sord = runs[h, r, R_SORD]
+                    rrow = r + 1
+                # The values of the atoms this state can see select its decision-table row.
+                mask = 0
+                rs = rel_start[st]
+                for b in range(rel_start[st + 1] - rs):
+                    k = rel_atoms[rs + b]
+                    if atom_kind[k] == A_STATIC:
+                        if static[i, atom_arg[k]] != 0:
+                            mask |= 1 << b
+                    elif atom_guard[k] >= 0 and static[i, atom_guard[k]] == 0:
+                        continue
+                    elif _eval_prog(atom_arg[k], i, regs, regn, h, rrow, bc_start, bc_op, bc_a,
+                                    bc_b, bc_c, bc_d, consts, consts_null, cols, cols_null,
+                                    stack_v, stack_n):
+                        mask |= 1 << b
+                row = tab_base[st] + mask
+                e0 = dec_off[row]
+                e1 = dec_off[row + 1]
+                if e0 == e1:
                     continue
                 base = nb
                 discard = False
-                for x in range(ne):
-                    tr = edges[x]
-                    tgt = tr_target[tr]
+                for x in range(e0, e1):
+                    tgt = dec_target[x]
                     tk = st_kind[tgt]
-                    if tr_action[tr] == IGNORE:
-                        if is_start:
-                            continue
-                        if tk == FINAL:
-                            q, nq = _insert_completed(q, nq, node, sord, nodes, skip_mode,
-                                                      skip_step)
-                        elif tk == STOP:
-                            discard = True
-                        else:
-                            runs_b = _grow_i64(runs_b, nb + 1)
-                            regs_b = _grow_f64(regs_b, nb + 1)
-                            regn_b = _grow_u8(regn_b, nb + 1)
-                            runs_b[nb, R_STATE] = tgt
-                            runs_b[nb, R_NODE] = node
-                            runs_b[nb, R_STS] = sts
-                            runs_b[nb, R_SORD] = sord
-                            for f in range(rw):
-                                regs_b[nb, f] = rregs[rrow, f]
-                                regn_b[nb, f] = rregn[rrow, f]
-                            nb += 1
+                    is_take = dec_action[x] != IGNORE
+                    if not is_take and is_start:
                         continue
-                    # TAKE: a new node in the shared buffer, named by the source state's step.
-                    step = st_step[tr_src[tr]]
-                    if n_nodes >= nodes.shape[0]:
-                        nodes = _grow_i64(nodes, n_nodes + 1)
-                    nodes[n_nodes, N_PARENT] = node
-                    nodes[n_nodes, N_STEP] = step
-                    nodes[n_nodes, N_EV] = ref
-                    nodes[n_nodes, N_ORD] = ordv
-                    new_node = n_nodes
-                    n_nodes += 1
+                    new_node = node
+                    if is_take:
+                        # A new node in the shared buffer, named by the source state's step.
+                        if n_nodes >= nodes.shape[0]:
+                            return _full(FULL_NODES, out_runs, out_regs, out_regn, out_comp, em,
+                                         to, ords)
+                        nodes[n_nodes, N_PARENT] = node
+                        nodes[n_nodes, N_STEP] = dec_step[x]
+                        nodes[n_nodes, N_EV] = ref
+                        nodes[n_nodes, N_ORD] = ordv
+                        new_node = n_nodes
+                        n_nodes += 1
                     if tk == FINAL:
-                        q, nq = _insert_completed(q, nq, new_node, sord, nodes, skip_mode,
-                                                  skip_step)
+                        if nq >= q.shape[0]:
+                            return _full(FULL_Q, out_runs, out_regs, out_regn, out_comp, em, to,
+                                         ords)
+                        nq = _insert_completed(q, nq, new_node, sord, nodes, skip_mode,
+                                               skip_step)
                         continue
                     if tk == STOP:
                         discard = True
                         continue
-                    runs_b = _grow_i64(runs_b, nb + 1)
-                    regs_b = _grow_f64(regs_b, nb + 1)
-                    regn_b = _grow_u8(regn_b, nb + 1)
-                    runs_b[nb, R_STATE] = tgt
-                    runs_b[nb, R_NODE] = new_node
-                    runs_b[nb, R_STS] = sts
-                    runs_b[nb, R_SORD] = sord
+                    if nb >= cap_runs:
+                        return _full(FULL_RUNS, out_runs, out_regs, out_regn, out_comp, em, to,
+                                     ords)
+                    runs[g, nb, R_STATE] = tgt
+                    runs[g, nb, R_NODE] = new_node
+                    runs[g, nb, R_STS] = sts
+                    runs[g, nb, R_SORD] = sord
                     if n_regs > 0:
                         for f in range(rw):
-                            regs_b[nb, f] = rregs[rrow, f]
-                            regn_b[nb, f] = rregn[rrow, f]
-                        _apply_updates(step, i, regs_b, regn_b, nb, cond)
-                        _apply_updates(n_steps_upd, i, regs_b, regn_b, nb, cond)
+                            regs[g, nb + 1, f] = regs[h, rrow, f]
+                            regn[g, nb + 1, f] = regn[h, rrow, f]
+                        if is_take:
+                            _apply_updates(dec_step[x], i, regs, regn, g, nb + 1, upd_start,
+                                           upd_op, upd_a, upd_b, upd_c, upd_d, cols, cols_null)
+                            _apply_updates(all_step, i, regs, regn, g, nb + 1, upd_start,
+                                           upd_op, upd_a, upd_b, upd_c, upd_d, cols, cols_null)
                     nb += 1
-                    if _final_after_proceed(tgt, i, rregs, rregn, rrow, stamp, av, ast, nfa,
-                                            cond, stack_v, stack_n, bstack, sstack):
-                        q, nq = _insert_completed(q, nq, new_node, sord, nodes, skip_mode,
-                                                  skip_step)
+                    if is_take and dec_final[x] != 0:
+                        if nq >= q.shape[0]:
+                            return _full(FULL_Q, out_runs, out_regs, out_regn, out_comp, em, to,
+                                         ords)
+                        nq = _insert_completed(q, nq, new_node, sord, nodes, skip_mode,
+                                               skip_step)
                 if discard:
                     nb = base
             if nq > 0:
-                nq, nb, em, nem = _emit_matches(key, q, nq, runs_b, regs_b, regn_b, nb,
-                                                skip_mode, em, nem)
-            runs_a, runs_b = runs_b, runs_a
-            regs_a, regs_b = regs_b, regs_a
-            regn_a, regn_b = regn_b, regn_a
+                if nem + nq > em.shape[0]:
+                    return _full(FULL_EMITTED, out_runs, out_regs, out_regn, out_comp, em, to,
+                                 ords)
+                nq, nb, nem = _emit_matches(key, q, nq, runs, regs, regn, g, nb, skip_mode, em,
+                                            nem)
+            h = g
             na = nb
             ordv += 1
             i += 1
         if apply_wm != 0 and within >= 0 and na > 0:
-            na, q, nq, em, nem, to, nto = _advance_time(
-                key, watermark, within, runs_a, regs_a, regn_a, na, q, nq, nodes, nfa,
-                skip_mode, skip_step, em, nem, to, nto)
-        key_ord[key] = ordv
-        out_runs = _grow_i64(out_runs, n_out + na)
-        out_regs = _grow_f64(out_regs, n_out + na)
-        out_regn = _grow_u8(out_regn, n_out + na)
+            status = _room(nq + na, q.shape[0], nem + nq + na, em.shape[0], nto + na,
+                           to.shape[0])
+            if status != OK:
+                return _full(status, out_runs, out_regs, out_regn, out_comp, em, to, ords)
+            na, nq, nem, nto = _advance_time(key, watermark, within, runs, regs, regn, h, na, q,
+                                             nq, nodes, st_kind, skip_mode, skip_step, em, nem,
+                                             to, nto)
+        ords[key] = ordv
+        if n_out + na > out_runs.shape[0]:
+            return _full(FULL_OUT_RUNS, out_runs, out_regs, out_regn, out_comp, em, to, ords)
         for r in range(na):
             out_runs[n_out, 0] = key
             for f in range(4):
-                out_runs[n_out, f + 1] = runs_a[r, f]
+                out_runs[n_out, f + 1] = runs[h, r, f]
             for f in range(rw):
-                out_regs[n_out, f] = regs_a[r, f]
-                out_regn[n_out, f] = regn_a[r, f]
+                out_regs[n_out, f] = regs[h, r + 1, f]
+                out_regn[n_out, f] = regn[h, r + 1, f]
             n_out += 1
-        out_comp = _grow_i64(out_comp, n_outc + nq)
+        if n_outc + nq > out_comp.shape[0]:
+            return _full(FULL_OUT_COMP, out_runs, out_regs, out_regn, out_comp, em, to, ords)
         for r in range(nq):
             out_comp[n_outc, 0] = key
             for f in range(5):
                 out_comp[n_outc, f + 1] = q[r, f]
             n_outc += 1
-    return (out_runs[:n_out], out_regs[:n_out], out_regn[:n_out], out_comp[:n_outc],
-            nodes, n_nodes, em[:nem], to[:nto])
+    return (OK, out_runs[:n_out], out_regs[:n_out], out_regn[:n_out], out_comp[:n_outc],
+            n_nodes, em[:nem], to[:nto], ords)
 
 
 @njit(cache=True)

@@ -95,6 +95,7 @@ from cep.results import Match, MatchResult, PartialMatch
 __all__ = ["SequenceEngine", "find_sequence_matches"]
 
 _FEATURES = E.Features(navigation=True, var_refs=True, aggregates=True)
+_MAX_SEEN_ATOMS = 12  # conditions one NFA state's decision depends on (table of 2**n rows)
 _STATE_VERSION = 1
 
 # --------------------------------------------------------------------------------------------
@@ -130,21 +131,25 @@ def _and(a: Cond, b: Cond) -> Cond:
     return ("&", a, b)
 
 
-def _postfix(c: Cond, out: list[tuple[int, int]]) -> None:
+def _value(c: Cond, values: dict[int, bool]) -> bool:
     kind = c[0]
     if kind == "T":
-        out.append((K.K_TRUE, 0))
-    elif kind == "F":
-        out.append((K.K_FALSE, 0))
-    elif kind == "A":
-        out.append((K.K_ATOM, c[1]))
-    elif kind == "N":
-        _postfix(c[1], out)
-        out.append((K.K_NOT, 0))
-    else:
-        _postfix(c[1], out)
-        _postfix(c[2], out)
-        out.append((K.K_AND if kind == "&" else K.K_OR, 0))
+        return True
+    if kind == "F":
+        return False
+    if kind == "A":
+        return values[c[1]]
+    if kind == "N":
+        return not _value(c[1], values)
+    if kind == "&":
+        return _value(c[1], values) and _value(c[2], values)
+    return _value(c[1], values) or _value(c[2], values)
+
+
+def _atoms_of(c: Cond) -> set[int]:
+    if c[0] == "A":
+        return {c[1]}
+    return set().union(*(_atoms_of(x) for x in c[1:])) if c[0] in ("N", "&", "|") else set()
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,6 +396,59 @@ def _reachable(start: _State) -> list[_State]:
     return sorted(seen.values(), key=lambda s: s.id)
 
 
+def _proceed_closure(state: _State) -> list[_State]:
+    out: dict[int, _State] = {}
+    todo = [state]
+    while todo:
+        s = todo.pop()
+        if s.id not in out:
+            out[s.id] = s
+            todo.extend(t[2] for t in s.trans if t[0] == K.PROCEED)
+    return list(out.values())
+
+
+def _seen_atoms(state: _State) -> list[int]:
+    """The atoms Flink's decision graph from ``state`` can evaluate, in index order."""
+    found: set[int] = set()
+    for s in _proceed_closure(state):
+        for action, _, target, cond in s.trans:
+            found |= _atoms_of(cond)
+            if action == K.TAKE:
+                for s2 in _proceed_closure(target):
+                    for t in s2.trans:
+                        if t[0] == K.PROCEED:
+                            found |= _atoms_of(t[3])
+    return sorted(found)
+
+
+def _reaches_final(state: _State, values: dict[int, bool]) -> bool:
+    """Flink's findFinalStateAfterProceed."""
+    todo = [state]
+    while todo:
+        s = todo.pop()
+        for action, _, target, cond in s.trans:
+            if action == K.PROCEED and _value(cond, values):
+                if target.kind == K.FINAL:
+                    return True
+                todo.append(target)
+    return False
+
+
+def _decide(state: _State, values: dict[int, bool]) -> list[tuple[int, _State, _State, bool]]:
+    """Flink's createDecisionGraph: (action, source, target, TAKE reaches final) per edge."""
+    edges: list[list[Any]] = []
+    todo = [state]
+    while todo:
+        s = todo.pop()
+        for t in s.trans:
+            if _value(t[3], values):
+                if t[0] == K.PROCEED:
+                    todo.append(t[2])
+                else:
+                    edges.append(t)
+    return [(t[0], t[1], t[2], t[0] == K.TAKE and _reaches_final(t[2], values)) for t in edges]
+
+
 # --------------------------------------------------------------------------------------------
 # Step conditions: atoms evaluated with Polars (row-local) or as bytecode (iterative).
 
@@ -420,6 +478,19 @@ def _strip(e: E.Expr) -> E.Expr:
                 for x in value
             )
     return dataclasses.replace(e, **changes)  # type: ignore[type-var]
+
+
+def _conjuncts(e: E.Expr) -> list[E.Expr]:
+    if isinstance(e, E.Binary) and e.op == "AND":
+        return _conjuncts(e.left) + _conjuncts(e.right)
+    return [e]
+
+
+def _conjunction(parts: list[E.Expr]) -> E.Expr:
+    out = parts[0]
+    for part in parts[1:]:
+        out = E.Binary("AND", out, part)
+    return out
 
 
 def _qualifiers(e: E.Expr) -> set[str | None]:
@@ -694,6 +765,7 @@ class _Compiled:
         self.static_exprs: list[pl.Expr] = []
         self.atom_kind: list[int] = []
         self.atom_arg: list[int] = []
+        self.atom_guard: list[int] = []
         positive: dict[str, int] = {}
         self.cc = _CondCompiler(positive, n)
         atoms: dict[tuple[str, int], Cond] = {}
@@ -728,15 +800,24 @@ class _Compiled:
             self.used.setdefault(col, f"step {step.name!r} {field_name}")
         row_var = step.name if tentative is not None else None
         index = len(self.atom_kind)
-        if E.is_row_local(e, row_var=row_var) and not any(
-            isinstance(n, E.Nav) for n in E.walk(e)
-        ):
+        local, rest = [], []
+        for part in _conjuncts(e):
+            row_local = E.is_row_local(part, row_var=row_var) and not any(
+                isinstance(n, E.Nav) for n in E.walk(part))
+            (local if row_local else rest).append(part)
+        guard = -1
+        if local:
+            guard = len(self.static_exprs)
+            self.static_exprs.append(E.to_polars(_conjunction(local), row_var=row_var)
+                                     .fill_null(False))
+        if not rest:
             self.atom_kind.append(K.A_STATIC)
-            self.atom_arg.append(len(self.static_exprs))
-            self.static_exprs.append(E.to_polars(e, row_var=row_var).fill_null(False))
+            self.atom_arg.append(guard)
         else:
+            # Row-local conjuncts are a vectorised guard: the bytecode runs only where it holds.
             self.atom_kind.append(K.A_DYNAMIC)
-            self.atom_arg.append(self.cc.program(e, tentative))
+            self.atom_arg.append(self.cc.program(_conjunction(rest), tentative))
+        self.atom_guard.append(guard)
         return _atom(index)
 
     @staticmethod
@@ -763,33 +844,36 @@ class _Compiled:
     def graph(self, start: _State) -> None:
         states = _reachable(start)
         index = {s.id: k for k, s in enumerate(states)}
-        self.n_states = len(states)
-        self.state_kind = np.array([s.kind for s in states], dtype=np.int64)
-        self.state_step = np.array([s.step for s in states], dtype=np.int64)
-        tr_start = [0]
-        src: list[int] = []
-        action: list[int] = []
-        target: list[int] = []
-        cond: list[int] = []
-        cp_start = [0]
-        cp: list[tuple[int, int]] = []
+        rel_start = [0]
+        rel_atoms: list[int] = []
+        tab_base: list[int] = []
+        dec_off = [0]
+        dec: list[tuple[int, int, int, int]] = []
         for s in states:
-            for t in s.trans:
-                src.append(index[t[1].id])
-                action.append(t[0])
-                target.append(index[t[2].id])
-                _postfix(t[3], cp)
-                cond.append(len(cp_start) - 1)
-                cp_start.append(len(cp))
-            tr_start.append(len(src))
+            seen = _seen_atoms(s)
+            if len(seen) > _MAX_SEEN_ATOMS:
+                raise UnsupportedFeature(
+                    f"pattern {self.pattern.name!r} is too complex for the sequence matcher: one "
+                    f"step sees {len(seen)} conditions at once (at most {_MAX_SEEN_ATOMS}); "
+                    "reduce the number of consecutive optional steps"
+                )
+            rel_atoms.extend(seen)
+            rel_start.append(len(rel_atoms))
+            tab_base.append(len(dec_off) - 1)
+            for mask in range(1 << len(seen)):
+                values = {atom: bool(mask >> b & 1) for b, atom in enumerate(seen)}
+                for action, source, target, final in _decide(s, values):
+                    dec.append((action, index[target.id], source.step, int(final)))
+                dec_off.append(len(dec))
+        self.n_states = len(states)
         self.start_state = index[start.id]
+        table = np.array(dec or [(0, 0, 0, 0)], dtype=np.int64).reshape(-1, 4)
         self.nfa = (
-            self.state_kind, self.state_step,
-            np.array(tr_start, dtype=np.int64), np.array(src or [0], dtype=np.int64),
-            np.array(action or [0], dtype=np.int64), np.array(target or [0], dtype=np.int64),
-            np.array(cond or [0], dtype=np.int64), np.array(cp_start, dtype=np.int64),
-            np.array([c[0] for c in cp] or [0], dtype=np.int64),
-            np.array([c[1] for c in cp] or [0], dtype=np.int64),
+            np.array([s.kind for s in states], dtype=np.int64),
+            np.array([s.step for s in states], dtype=np.int64),
+            np.array(rel_start, dtype=np.int64), np.array(rel_atoms or [0], dtype=np.int64),
+            np.array(tab_base, dtype=np.int64), np.array(dec_off, dtype=np.int64),
+            *(np.ascontiguousarray(table[:, k]) for k in range(4)),
             self.start_state,
         )
 
@@ -814,7 +898,7 @@ class _Compiled:
         """The kernel's condition inputs, the string-code remap (if codes moved), text columns."""
         n = frame.height if order is None else order.shape[0]
         try:
-            static = np.zeros((max(len(self.static_exprs), 1), max(n, 1)), dtype=np.uint8)
+            static = np.zeros((max(n, 1), max(len(self.static_exprs), 1)), dtype=np.uint8)
             if self.static_exprs and n:
                 names = [f"__a{i}" for i in range(len(self.static_exprs))]
                 masks = frame.with_columns(
@@ -822,10 +906,10 @@ class _Compiled:
                 ).select(names)
                 for i, s in enumerate(masks.iter_columns()):
                     values = s.cast(pl.UInt8).to_numpy()
-                    static[i, :n] = values if order is None else values[order]
+                    static[:n, i] = values if order is None else values[order]
             width = max(n, 1)
-            cols = np.zeros((max(len(self.cc.derived), 1), width), dtype=np.float64)
-            nulls = np.zeros((max(len(self.cc.derived), 1), width), dtype=np.bool_)
+            cols = np.zeros((width, max(len(self.cc.derived), 1)), dtype=np.float64)
+            nulls = np.zeros((width, max(len(self.cc.derived), 1)), dtype=np.bool_)
             remap = None
             string_cols: set[int] = set()
             found = {text for _, text in self.cc.string_consts}
@@ -848,8 +932,8 @@ class _Compiled:
                     if order is not None:
                         null = null[order]
                         data = data[order]
-                    nulls[i, :n] = null
-                    cols[i, :n] = data
+                    nulls[:n, i] = null
+                    cols[:n, i] = data
             else:
                 remap = strings.extend(found)
         except pl.exceptions.PolarsError as error:
@@ -874,7 +958,7 @@ class _Compiled:
             self.upd_start, np.ascontiguousarray(self.upd[:, 0]),
             np.ascontiguousarray(self.upd[:, 1]), np.ascontiguousarray(self.upd[:, 2]),
             np.ascontiguousarray(self.upd[:, 3]), np.ascontiguousarray(self.upd[:, 4]),
-            self.n_regs,
+            self.n_regs, np.array(self.atom_guard or [-1], dtype=np.int64),
         )
         return cond, remap, string_cols
 
@@ -929,19 +1013,20 @@ class _Lazy(Sequence[Any]):
 
 @dataclass
 class _Chains:
-    """Event chains ended by tip nodes: keys, offsets and flattened table rows / steps."""
+    """Event chains ended by tip nodes: key per chain, offsets, table rows and steps."""
 
-    keys: list[int]
-    offsets: list[int]
+    keys: npt.NDArray[np.int64]
+    offsets: npt.NDArray[np.int64]
     rows: npt.NDArray[np.int64]
     steps: npt.NDArray[np.int64]
-    extra: list[int]  # per chain: start time (timed-out runs) or unused
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
 
 
-def _chains(nodes: Any, pairs: Any, extra_col: int | None = None) -> _Chains:
+def _chains(nodes: Any, pairs: Any) -> _Chains:
     offsets, rows, steps = K.materialize(nodes, np.ascontiguousarray(pairs[:, 1]))
-    return _Chains(pairs[:, 0].tolist(), offsets.tolist(), rows, steps,
-                   pairs[:, extra_col].tolist() if extra_col is not None else [])
+    return _Chains(pairs[:, 0].copy(), offsets, rows, steps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -974,6 +1059,7 @@ class SequenceEngine:
         self.timed_out: _Lazy = _Lazy()
         self.string_cols: set[int] = set()
         self._idle: Any = None
+        self._caps = [256, 256, 256, 256, 1024, 256]
 
     # --- Engine protocol -------------------------------------------------------------------
     def process(self, chunk: Chunk) -> list[Match]:
@@ -1085,10 +1171,35 @@ class SequenceEngine:
             latest = int(ts.max())
             self.max_ts = latest if self.max_ts is None else max(self.max_ts, latest)
         cfg = (c.within_us, c.skip_mode, c.skip_step, int(watermark_us), 1)
-        out = K.run_chunk(c.nfa, cond, cfg, ev_key, ts, ev_ref, self.runs, self.regs, self.regn,
-                          self.comp, self.nodes, self.n_nodes, self.key_ord)
-        self.runs, self.regs, self.regn, self.comp, self.nodes, self.n_nodes, em, to = out
+        n = ev_key.shape[0]
+        caps = self._caps
+        caps[2] = max(caps[2], n // 2 + 256)
+        caps[3] = max(caps[3], n // 4 + 256)
+        caps[4] = max(caps[4], self.runs.shape[0] + n // 16 + 1024)
+        caps[5] = max(caps[5], self.comp.shape[0] + 256)
+        need = self.n_nodes + n + 1024
+        if self.nodes.shape[0] < need:
+            self._grow_nodes(need)
+        while True:
+            out = K.run_chunk(c.nfa, cond, cfg, ev_key, ts, ev_ref, self.runs, self.regs,
+                              self.regn, self.comp, self.nodes, self.n_nodes, self.key_ord,
+                              tuple(caps))
+            status = int(out[0])
+            if status == K.OK:
+                break
+            if status == K.FULL_NODES:
+                self._grow_nodes(2 * self.nodes.shape[0])
+            else:
+                slot = {K.FULL_RUNS: 0, K.FULL_Q: 1, K.FULL_EMITTED: 2, K.FULL_TIMED_OUT: 3,
+                        K.FULL_OUT_RUNS: 4, K.FULL_OUT_COMP: 5}[status]
+                caps[slot] *= 2
+        _, self.runs, self.regs, self.regn, self.comp, self.n_nodes, em, to, self.key_ord = out
         return em, to
+
+    def _grow_nodes(self, size: int) -> None:
+        grown = np.empty((size, 4), dtype=np.int64)
+        grown[: self.n_nodes] = self.nodes[: self.n_nodes]
+        self.nodes = grown
 
     def _idle_cond(self) -> Any:
         if self._idle is None:
@@ -1097,14 +1208,14 @@ class SequenceEngine:
             self._idle = (
                 np.array(c.atom_kind or [0], dtype=np.int64),
                 np.array(c.atom_arg or [0], dtype=np.int64),
-                np.zeros((max(len(c.static_exprs), 1), 1), dtype=np.uint8),
+                np.zeros((1, max(len(c.static_exprs), 1)), dtype=np.uint8),
                 np.array(c.cc.starts, dtype=np.int64),
                 *(np.ascontiguousarray(c.code[:, k]) for k in range(5)),
                 np.zeros(max(len(c.cc.consts), 1), dtype=np.float64),
                 np.ones(max(len(c.cc.consts), 1), dtype=np.bool_),
-                np.zeros((n_cols, 1), dtype=np.float64), np.ones((n_cols, 1), dtype=np.bool_),
+                np.zeros((1, n_cols), dtype=np.float64), np.ones((1, n_cols), dtype=np.bool_),
                 c.upd_start, *(np.ascontiguousarray(c.upd[:, k]) for k in range(5)),
-                c.n_regs,
+                c.n_regs, np.array(c.atom_guard or [-1], dtype=np.int64),
             )
         return self._idle
 
@@ -1119,28 +1230,31 @@ class SequenceEngine:
                          key_of: Callable[[int], dict[str, Any]]) -> None:
         if to.shape[0] == 0:
             return
-        chains = _chains(self.nodes, to, 2)
+        chains = _chains(self.nodes, to)
+        rows = pl.Series(chains.rows)
+        ids = table.get_column("id").gather(rows)
+        times = table.get_column("time").gather(rows)
         name = self.pattern.name
         names = self.compiled.names
         within = timedelta(microseconds=self.compiled.within_us)
-        ids = table.get_column("id").gather(pl.Series(chains.rows)).to_list()
-        times = table.get_column("time").gather(pl.Series(chains.rows)).to_list()
-        steps = chains.steps.tolist()
 
         def build() -> list[PartialMatch]:
+            id_list = ids.to_list()
+            time_list = times.to_list()
+            steps = np.array(names, dtype=object)[chains.steps].tolist()
+            offsets = chains.offsets.tolist()
             out = []
-            offsets = chains.offsets
-            for m, key in enumerate(chains.keys):
+            for m, key in enumerate(chains.keys.tolist()):
                 a, b = offsets[m], offsets[m + 1]
-                started = times[a]
+                started = time_list[a]
                 out.append(PartialMatch(
-                    pattern=name, key=key_of(key), step_reached=names[steps[b - 1]],
-                    event_ids=ids[a:b], classifiers=[names[s] for s in steps[a:b]],
-                    started=started, ended=_plus(started, within), reason="window expired",
+                    pattern=name, key=key_of(key), step_reached=steps[b - 1],
+                    event_ids=id_list[a:b], classifiers=steps[a:b], started=started,
+                    ended=_plus(started, within), reason="window expired",
                 ))
             return out
 
-        self.timed_out.add(len(chains.keys), build)
+        self.timed_out.add(len(chains), build)
 
     def _collect(self, force: bool = False) -> None:
         """Drop nodes and events no open run or held-back match refers to."""
@@ -1222,16 +1336,16 @@ def _partial_in(name: str, d: dict[str, Any]) -> PartialMatch:
 
 def _build_matches(name: str, chains: _Chains, table: pl.DataFrame,
                    key_of: Callable[[int], dict[str, Any]], names: list[str]) -> list[Match]:
-    if not chains.keys:
+    if not len(chains):
         return []
     rows = pl.Series(chains.rows)
     ids = table.get_column("id").gather(rows).to_list()
     times = table.get_column("time").gather(rows).to_list()
     labels = np.array(names, dtype=object)[chains.steps].tolist()
-    offsets = chains.offsets
+    offsets = chains.offsets.tolist()
     keys: dict[int, dict[str, Any]] = {}
     out = []
-    for m, k in enumerate(chains.keys):
+    for m, k in enumerate(chains.keys.tolist()):
         a = offsets[m]
         b = offsets[m + 1]
         key = keys.get(k)
@@ -1272,12 +1386,12 @@ def find_sequence_matches(pattern: SequencePattern, events: pl.DataFrame) -> Mat
 
     chains = _chains(engine.nodes, em)
     matches = _Lazy()
-    matches.add(len(chains.keys),
+    matches.add(len(chains),
                 lambda: _build_matches(pattern.name, chains, table, key_of, compiled.names))
     engine._record_timeouts(to, table, key_of)
     stats = {
         "events": events.height,
-        "matches": len(chains.keys),
+        "matches": len(chains),
         "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
         "path": "iterative" if compiled.dynamic else "vectorised",
     }

@@ -23,17 +23,25 @@ def open_test_page(page: Page, app_url: str) -> None:
     expect(page.get_by_role("heading", name="Test a pattern")).to_be_visible()
 
 
+def wait_for_rerun(page: Page) -> None:
+    """Wait until the script run a widget change started has finished (so the next change
+    is not made against a page that is about to be redrawn)."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+
+
 def commit_text(page: Page, label: str, text: str, nth: int = 0) -> None:
     """Type into a text input and press Enter, which sends it to the app."""
     box = page.get_by_role("textbox", name=label, exact=True).nth(nth)
     box.fill(text)
     box.press("Enter")
+    wait_for_rerun(page)
 
 
 def choose(page: Page, label: str, option: str, nth: int = 0) -> None:
     """Pick an option of the nth select box labelled ``label``."""
     page.get_by_test_id("stSelectbox").filter(has_text=label).nth(nth).click()
     page.get_by_role("option", name=option, exact=True).click()
+    wait_for_rerun(page)
 
 
 def build_a_then_b(page: Page) -> None:
@@ -44,6 +52,7 @@ def build_a_then_b(page: Page) -> None:
     page.get_by_test_id("stMultiSelect").filter(has_text="Partition by").click()
     page.get_by_role("option", name="symbol", exact=True).click()
     page.keyboard.press("Escape")
+    wait_for_rerun(page)
     commit_text(page, "Within", "5m")
     commit_text(page, "Condition (where)", "price < 100")
     page.get_by_role("button", name="Add step").click()

@@ -86,3 +86,10 @@ def test_strict_loop_entry_and_consecutive_loop(seq_matcher):
     pattern = seq("c next a+.consecutive next b")
     assert run(seq_matcher, pattern, ev("c a1 a2 b")) == ["c a1 a2 b"]
     assert run(seq_matcher, pattern, ev("c a1 x a2 b")) == []
+
+
+def test_optional_applies_to_a_times_step(seq_matcher):
+    # §2.3: optional adds 0 to any quantifier: c a{2}.optional b is {c b} or {c a a b}.
+    pattern = seq("c a{2}.optional b")
+    assert run(seq_matcher, pattern, ev("c a1 a2 b")) == ["c a1 a2 b", "c b"]
+    assert run(seq_matcher, pattern, ev("c a1 b")) == ["c b"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from cep.errors import PatternError
 from tests.matcher import seq_harness
 from tests.matcher.seq_harness import ev, run, seq
 
@@ -68,3 +71,17 @@ def test_not_next_before_followed_by_any(seq_matcher):
     # NotPatternITCase.testNotNext: only the event right after a1 is checked (c1, not b).
     pattern = seq("a notNext b followedByAny c followedBy d")
     assert run(seq_matcher, pattern, ev("a1 c1 b1 c2 d")) == ["a1 c1 d", "a1 c2 d"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("a notFollowedBy c", "only when 'within' is set"),
+        ("a b? notFollowedBy c d", "cannot follow the optional step"),
+    ],
+    ids=["trailing-not-followed-by-needs-within", "not-after-optional"],
+)
+def test_patterns_flink_rejects_are_rejected(text, problem):
+    # §2.2: a trailing notFollowedBy needs within; a NOT cannot come right after an optional.
+    with pytest.raises(PatternError, match=problem):
+        seq(text)

@@ -1,0 +1,1 @@
+"""Per-kind benchmarks: realistic generators, pure-Python implementations and measurements."""
