@@ -15,6 +15,7 @@ events::
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import resource
 import sys
@@ -81,7 +82,7 @@ def generate_events(n_events: int = 1_000_000, *, n_keys: int = 1_000, seed: int
     pos_n = np.empty(n_events)
     pos_e = np.empty(n_events)
     bounds = [*np.flatnonzero(np.diff(vehicle[order], prepend=-1)).tolist(), n_events]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         rows = order[a:b]
         v = int(vehicle[rows[0]])
         pos_n[rows] = _ar1(north[v], step_n[rows])

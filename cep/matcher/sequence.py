@@ -1228,15 +1228,41 @@ class SequenceEngine:
 
     def _record_timeouts(self, to: Any, table: pl.DataFrame,
                          key_of: Callable[[int], dict[str, Any]]) -> None:
-        if to.shape[0] == 0:
-            return
-        chains = _chains(self.nodes, to)
+        if to.shape[0]:
+            pairs = np.ascontiguousarray(to[:, :2])
+            self.timed_out.add(to.shape[0], self._partials(pairs, table, key_of, "window expired"))
+
+    @property
+    def pending(self) -> list[PartialMatch]:
+        """Runs of a trailing ``not_followed_by`` still waiting for their window to close.
+
+        Reason ``"pending"``, ``ended`` = the deadline (start + within); they become matches
+        only when event time (``on_time`` / ``finish(now)``) passes it.
+        """
+        return list(self._pending_parts(self.table, self.keys.__getitem__))
+
+    def _pending_parts(self, table: pl.DataFrame | None,
+                       key_of: Callable[[int], dict[str, Any]]) -> _Lazy:
+        out = _Lazy()
+        if table is None or self.runs.shape[0] == 0:
+            return out
+        kinds = self.compiled.nfa[0]
+        waiting = self.runs[kinds[self.runs[:, 1]] == K.PENDING]
+        if waiting.shape[0]:
+            pairs = np.ascontiguousarray(waiting[:, [0, 2]])
+            out.add(waiting.shape[0], self._partials(pairs, table, key_of, "pending"))
+        return out
+
+    def _partials(self, pairs: Any, table: pl.DataFrame, key_of: Callable[[int], dict[str, Any]],
+                  reason: str) -> Callable[[], list[PartialMatch]]:
+        """A builder of PartialMatch objects for chains (key, tip node), ending at start+within."""
+        chains = _chains(self.nodes, pairs)
         rows = pl.Series(chains.rows)
         ids = table.get_column("id").gather(rows)
         times = table.get_column("time").gather(rows)
         name = self.pattern.name
         names = self.compiled.names
-        within = timedelta(microseconds=self.compiled.within_us)
+        within = timedelta(microseconds=max(self.compiled.within_us, 0))
 
         def build() -> list[PartialMatch]:
             id_list = ids.to_list()
@@ -1250,11 +1276,11 @@ class SequenceEngine:
                 out.append(PartialMatch(
                     pattern=name, key=key_of(key), step_reached=steps[b - 1],
                     event_ids=id_list[a:b], classifiers=steps[a:b], started=started,
-                    ended=_plus(started, within), reason="window expired",
+                    ended=_plus(started, within), reason=reason,
                 ))
             return out
 
-        self.timed_out.add(len(chains), build)
+        return build
 
     def _collect(self, force: bool = False) -> None:
         """Drop nodes and events no open run or held-back match refers to."""
@@ -1359,8 +1385,9 @@ def find_sequence_matches(pattern: SequencePattern, events: pl.DataFrame) -> Mat
     """Find the matches of a ``sequence`` pattern (Flink CEP semantics, SEMANTICS.md §2).
 
     Equals feeding every event to a :class:`SequenceEngine` and calling ``finish(None)``;
-    ``timed_out`` lists the partial matches the window killed. Matches and timed-out partial
-    matches are built when first read.
+    ``timed_out`` lists the partial matches the window killed, ``pending`` the trailing
+    ``not_followed_by`` runs whose window is still open at the last event time. Matches and
+    partial matches are built when first read.
 
     Raises:
         EventDataError: a field the pattern uses is missing, or a condition cannot be evaluated.
@@ -1389,10 +1416,11 @@ def find_sequence_matches(pattern: SequencePattern, events: pl.DataFrame) -> Mat
     matches.add(len(chains),
                 lambda: _build_matches(pattern.name, chains, table, key_of, compiled.names))
     engine._record_timeouts(to, table, key_of)
+    pending = engine._pending_parts(table, key_of)
     stats = {
         "events": events.height,
         "matches": len(chains),
         "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
         "path": "iterative" if compiled.dynamic else "vectorised",
     }
-    return MatchResult(matches=matches, stats=stats, timed_out=engine.timed_out)
+    return MatchResult(matches=matches, stats=stats, timed_out=engine.timed_out, pending=pending)

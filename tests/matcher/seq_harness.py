@@ -210,10 +210,12 @@ def run(matcher: SeqMatcher, pattern: Any, df: pl.DataFrame) -> list[Any]:
 
 def _fast(pattern: Any, df: pl.DataFrame) -> MatchResult:
     try:
-        from cep.matcher.sequence import find_sequence_matches
+        import cep.matcher.sequence  # noqa: F401
     except ImportError as exc:  # the fast engine is written in parallel with these tests
         pytest.skip(f"fast sequence engine not available yet (cep.matcher.sequence: {exc})")
-    return find_sequence_matches(pattern, df)
+    from cep.matcher import find_matches
+
+    return find_matches(pattern, df)
 
 
 def _reference(pattern: Any, df: pl.DataFrame) -> MatchResult:

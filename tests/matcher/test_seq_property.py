@@ -173,15 +173,16 @@ def check_same_as_reference(spec: dict[str, Any], df: pl.DataFrame) -> None:
     from cep.model import parse_pattern
 
     try:
-        from cep.matcher.sequence import find_sequence_matches
+        import cep.matcher.sequence  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"fast sequence engine not available yet (cep.matcher.sequence: {exc})")
+    from cep.matcher import find_matches
     pattern = parse_pattern(spec)
     try:
         expected = _view(reference_find_sequence_matches(pattern, df, max_steps=REFERENCE_STEPS))
     except ReferenceTooComplex:
         reject()
-    got = _view(find_sequence_matches(pattern, df))
+    got = _view(find_matches(pattern, df))
     assert got == expected, (
         f"\nspec={spec!r}\nevents={df.to_dicts()!r}\nexpected={expected!r}\ngot={got!r}"
     )

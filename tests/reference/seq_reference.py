@@ -15,13 +15,16 @@ each guarded by a condition. Compiling from the last step back to the first:
   ignored). ``optional`` adds ``proceed`` to the next step, and the skipping is then done in a
   separate ignore-state, so that each ``proceed`` exists once.
 * ``times {n, m}`` chains n mandatory states and m - n optional ones (each of the optional ones
-  may ``proceed`` to the next step). ``times {n, null}`` chains n - 1 mandatory states into a
-  *looping* state (``take`` back to itself, ``proceed`` to the next step). Between two events of
-  the step the ``loop_contiguity`` applies (``strict``/consecutive: no ignore; ``relaxed``:
-  ignore NOT S; ``any``/allowCombinations: ignore always), the step's own ``contiguity`` only
-  before its first event.
-* ``until U`` (loops only): the loop takes and skips only events that fail U, so an event that
-  satisfies U ends the loop; the next step may still take it (§2.3).
+  may ``proceed`` to the next step). ``times {n, null}`` chains n states, the n-th event moving
+  the run into a *looping* state (``take`` back to itself, ``proceed`` to the next step).
+  Between two events of the step the ``loop_contiguity`` applies (``strict``/consecutive: no
+  ignore; ``relaxed``: ignore NOT S; ``any``/allowCombinations: ignore always), the step's own
+  ``contiguity`` only before its first event.
+* ``until U`` (loops only): the loop takes, and skips between its events, only events that
+  fail U, so an event that satisfies U ends the loop; the next step may still take it (§2.3).
+  Before the first event the step's own contiguity applies unchanged: an until event that
+  satisfies S cannot be taken nor skipped, so the loop ends at 0 iterations (only an optional
+  loop survives that), while one that fails S is skipped like any other event.
 * ``greedy`` (Flink's own meaning, §1.10.1 / §2.3): every edge of the state after the loop is
   ANDed with NOT (loop condition), so the next step cannot take, skip or pass an event the loop
   accepts. A loop at the end has nothing after it, so every prefix is still emitted.

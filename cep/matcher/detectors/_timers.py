@@ -180,18 +180,22 @@ class Conditions:
         ]
 
 
-def batch_chunk(pattern: PatternBase, events: pl.DataFrame, columns: Iterable[str] = ()) -> Chunk:
+def batch_chunk(
+    pattern: PatternBase, events: pl.DataFrame, columns: Mapping[str, str] | None = None
+) -> Chunk:
     """All events as one chunk, sorted by key (first appearance), time and input row.
 
     ``__seq`` is the 0-based input row, as when the frame is streamed in one batch; only the
-    time, the id and ``columns`` are gathered into sorted order.
+    time, the id and ``columns`` (column → where the pattern uses it) are gathered into sorted
+    order.
 
     Raises:
-        EventDataError: a key, time, id or listed column is missing.
+        EventDataError: a key, time, id or used column is missing.
     """
     prepared = prepare_events(events, pattern.partition_by, pattern.order_by, pattern.id_field)
+    columns = columns or {}
+    check_fields(events, columns)
     wanted = [pattern.order_by, *([prepared.id_column] if prepared.id_column else []), *columns]
-    check_fields(events, wanted)
     frame = prepared.sorted_frame(wanted).with_columns(
         pl.Series(KEY_COL, prepared.part_numbers(), dtype=pl.Int64),
         pl.Series(SEQ_COL, prepared.order, dtype=pl.Int64),
@@ -315,7 +319,7 @@ def run_batch(
     pattern: PatternBase,
     events: pl.DataFrame,
     engine: BatchEngine,
-    columns: Iterable[str],
+    columns: Mapping[str, str] | None,
     path: str,
 ) -> MatchResult:
     """Run a detector over every event as one chunk; matches (built lazily) in key order.

@@ -96,7 +96,7 @@ def check_events(events: pl.DataFrame, pattern: Pattern, used: Mapping[str, str]
     Raises:
         EventDataError: naming the first missing column and where the pattern uses it.
     """
-    needed: dict[str, str] = {c: "partition_by" for c in pattern.partition_by}
+    needed: dict[str, str] = dict.fromkeys(pattern.partition_by, "partition_by")
     needed.setdefault(pattern.order_by, "order_by")
     if pattern.id_field is not None:
         needed.setdefault(pattern.id_field, "id_field")

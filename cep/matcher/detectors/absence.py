@@ -94,7 +94,7 @@ def find_matches(pattern: AbsencePattern, events: pl.DataFrame) -> MatchResult:
         EventDataError: a field the pattern uses is missing, or a condition cannot be evaluated.
     """
     engine = Engine(pattern)
-    columns = [*engine.conditions.used, *pattern.correlate_on]
+    columns = {**engine.conditions.used, **dict.fromkeys(pattern.correlate_on, "correlate_on")}
     return run_batch(pattern, events, engine, columns, "vectorised")
 
 

@@ -84,7 +84,7 @@ def find_matches(pattern: HeartbeatPattern, events: pl.DataFrame) -> MatchResult
     Raises:
         EventDataError: a key, time or id column is missing.
     """
-    return run_batch(pattern, events, Engine(pattern), (), "vectorised")
+    return run_batch(pattern, events, Engine(pattern), None, "vectorised")
 
 
 class Engine:

@@ -245,7 +245,7 @@ def find_matches(pattern: StateMachinePattern, events: pl.DataFrame) -> MatchRes
         EventDataError: a field a condition uses is missing, or a condition cannot be evaluated.
     """
     engine = Engine(pattern)
-    return run_batch(pattern, events, engine, list(engine.conditions.used), "numba")
+    return run_batch(pattern, events, engine, engine.conditions.used, "numba")
 
 
 class Engine:

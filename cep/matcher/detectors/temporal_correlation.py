@@ -23,7 +23,8 @@ times in input order — "before" below means earlier in that order):
   ts + max_gap, classifier its waiting role: ``a`` if it satisfies ``a``, else ``b``). It is
   reported once event time passes that end (at the end of the stream: when the end is at most
   the last event time, or ``now`` given to ``flush``); nothing is ever *pending*, as every
-  match is driven by an event.
+  match is driven by an event. There can be many near misses, so they are built when first
+  read.
 * Order: keys by first appearance; within a key, matches in the order of their later event.
 
 Worked example: ``a`` = failed login, ``b`` = password reset, ``correlate_on`` = user,
@@ -72,7 +73,8 @@ and nothing times out: 7 and 8 are still waiting.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -254,9 +256,9 @@ class Engine:
         self.keys: dict[int, dict[str, Any]] = {}
         self.waiting: pl.DataFrame | None = None
         self.max_ts: int | None = None
-        self.expired: list[pl.DataFrame] = []
-        self._timed_out: list[PartialMatch] = []  # built from expired[:_built]
-        self._built = 0
+        self.expired: list[pl.DataFrame] = []  # timed-out events, as recorded
+        self.partials: list[PartialMatch] = []  # built from expired[:built]
+        self.built = 0
         self.pending: list[PartialMatch] = []
 
     # --- Engine protocol -----------------------------------------------------------------
@@ -294,13 +296,9 @@ class Engine:
         return []
 
     @property
-    def timed_out(self) -> list[PartialMatch]:
-        """Events whose window passed without a partner (near misses)."""
-        if self._built < len(self.expired):
-            for frame in self.expired[self._built:]:
-                self._timed_out.extend(self._partials(frame))
-            self._built = len(self.expired)
-        return self._timed_out
+    def timed_out(self) -> _TimedOut:
+        """Events whose window passed without a partner (near misses), built when first read."""
+        return _TimedOut(self)
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state."""
@@ -407,6 +405,13 @@ class Engine:
                              ids[2 * i: 2 * i + 2], list(ab if first_a else ba), measures, None))
         return out
 
+    def build_partials(self) -> list[PartialMatch]:
+        """The timed-out partial matches of every expired event, in order of expiry."""
+        for frame in self.expired[self.built:]:
+            self.partials.extend(self._partials(frame))
+        self.built = len(self.expired)
+        return self.partials
+
     def _partials(self, expired: pl.DataFrame) -> list[PartialMatch]:
         ts = expired.get_column(_TS).to_numpy()
         starts = _datetimes(ts)
@@ -420,6 +425,34 @@ class Engine:
             out.append(PartialMatch(name, self.keys[k], label, [ids[i]], [label], starts[i],
                                     ends[i], "window expired"))
         return out
+
+
+class _TimedOut(Sequence[PartialMatch]):
+    """An engine's timed-out partial matches, a read-only list built on first access."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __len__(self) -> int:
+        return sum(f.height for f in self._engine.expired)
+
+    @overload
+    def __getitem__(self, index: int) -> PartialMatch: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[PartialMatch]: ...
+    def __getitem__(self, index: int | slice) -> PartialMatch | Sequence[PartialMatch]:
+        return self._engine.build_partials()[index]
+
+    def __iter__(self) -> Iterator[PartialMatch]:
+        return iter(self._engine.build_partials())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 def _datetimes(us: Ints) -> list[Any]:
