@@ -1343,6 +1343,12 @@ class Polygon(_Frozen):
         )
         if area2 == 0:
             raise ValueError("the polygon has no area (its vertices are on one line)")
+        lons = [v.lon for v in vertices]
+        if max(lons) - min(lons) > 180:
+            raise ValueError(
+                "the polygon spans more than 180 degrees of longitude; a fence that crosses the "
+                "antimeridian must be split into two polygons at longitude ±180"
+            )
         return vertices
 
 

@@ -577,3 +577,13 @@ def detector_patterns(draw: st.DrawFn) -> Any:
 @given(detector_patterns(), st.sampled_from(["json", "yaml"]))
 def test_detectors_round_trip_through_json_and_yaml(pattern: Any, fmt: str) -> None:
     assert parse_pattern(dump_pattern(pattern, fmt), fmt=fmt) == pattern  # type: ignore[arg-type]
+
+
+def test_a_polygon_across_the_antimeridian_is_rejected_with_advice():
+    from cep.errors import PatternError
+    from cep.model import parse_pattern
+
+    vertices = [{"lat": 0, "lon": 179}, {"lat": 1, "lon": -179}, {"lat": -1, "lon": -179}]
+    with pytest.raises(PatternError, match="antimeridian"):
+        parse_pattern({"kind": "geofence", "name": "g", "trigger": "enter",
+                       "shape": {"type": "polygon", "vertices": vertices}})

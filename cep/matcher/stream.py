@@ -147,6 +147,11 @@ class StreamMatcher:
         return list(getattr(self.engine, "timed_out", []))
 
     @property
+    def pending_matches(self) -> list[PartialMatch]:
+        """Time-driven matches whose deadline event time has not reached yet."""
+        return list(getattr(self.engine, "pending", []))
+
+    @property
     def stats(self) -> dict[str, Any]:
         """Counters: events seen, late events, pending events, keys."""
         return {

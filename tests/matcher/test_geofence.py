@@ -37,7 +37,7 @@ TRIANGLE = {"type": "polygon", "vertices": [{"lat": 0, "lon": 0}, {"lat": 0, "lo
 L_SHAPE = {"type": "polygon", "vertices": [
     {"lat": 0, "lon": 0}, {"lat": 0, "lon": 2}, {"lat": 1, "lon": 2}, {"lat": 1, "lon": 1},
     {"lat": 2, "lon": 1}, {"lat": 2, "lon": 0}]}
-DEGREE_M = 6_371_008.8 * math.pi / 180  # one degree of a great circle: 111,195.0797 m
+DEGREE_M = 6_371_008.8 * math.pi / 180  # one degree of a great circle: 111,195.0802 m
 
 
 def circle(radius_m: float, lat: float = 0.0, lon: float = 0.0) -> dict[str, Any]:
@@ -46,7 +46,8 @@ def circle(radius_m: float, lat: float = 0.0, lon: float = 0.0) -> dict[str, Any
 
 def fence(trigger: str, shape: dict[str, Any] | None = None, **fields: Any) -> Any:
     spec = {"kind": "geofence", "name": "fence", "partition_by": ["key"],
-            "shape": shape or SQUARE, "trigger": trigger, **fields}
+            "shape": shape or SQUARE, "trigger": trigger}
+    spec.update(fields)
     return parse_pattern(spec)
 
 
@@ -75,7 +76,8 @@ def brief(matches: Any) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize("module", [geofence, _geo, bench], ids=lambda m: m.__name__)
 def test_docstring_examples_pass(module: Any) -> None:
     failed, tried = doctest.testmod(module)
-    assert tried and not failed
+    assert tried
+    assert not failed
 
 
 # --- inside tests ---------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def test_a_concave_polygon_leaves_its_notch_outside() -> None:
 def test_haversine_uses_the_mean_earth_radius() -> None:
     # One degree along the equator or a meridian is R·π/180 with R = 6,371,008.8 m.
     d = _geo.haversine_m(0.0, 0.0, np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 180.0]))
-    assert d.tolist() == pytest.approx([111_195.0797, 111_195.0797, 20_015_114.35], abs=1e-3)
+    assert d.tolist() == pytest.approx([111_195.0802, 111_195.0802, 20_015_114.442], abs=1e-3)
 
 
 @pytest.mark.parametrize(("lon", "inside"), [(1.0, True), (0.999, True), (1.0001, False)])
@@ -169,11 +171,16 @@ def test_every_crossing_matches_and_keys_come_in_order_of_first_appearance() -> 
 
 
 def test_events_are_taken_in_time_order_and_equal_times_in_input_order() -> None:
-    # Input order is not time order; ids 2 and 3 share a time: 2 (outside) comes first.
-    df = ev((3, 5, "a", 0.5, 0.5), (1, 0, "a", 0.5, 0.5), (2, 5, "a", 9, 9), (4, 6, "a", 9, 9))
+    # Input order is not time order; ids 2 (outside) and 3 (inside) share a time and keep
+    # their input order: 1 in, 2 out, 3 in, 4 in.
+    df = ev((4, 6, "a", 0.5, 0.5), (1, 0, "a", 0.5, 0.5), (2, 5, "a", 9, 9), (3, 5, "a", 1, 1))
     assert brief(find_matches(fence("enter"), df).matches) == [("a", [2, 3], ["outside", "inside"])]
-    assert brief(find_matches(fence("exit"), df).matches) == [
-        ("a", [1, 2], ["inside", "outside"]), ("a", [3, 4], ["inside", "outside"])]
+    assert brief(find_matches(fence("exit"), df).matches) == [("a", [1, 2], ["inside", "outside"])]
+    # The same rows with 3 given before 2: 1 in, 3 in, 2 out, 4 in.
+    swapped = ev((4, 6, "a", 0.5, 0.5), (1, 0, "a", 0.5, 0.5), (3, 5, "a", 1, 1),
+                 (2, 5, "a", 9, 9))
+    assert brief(find_matches(fence("enter"), swapped).matches) == [
+        ("a", [2, 4], ["outside", "inside"])]
 
 
 def test_staying_on_one_side_matches_nothing() -> None:
@@ -195,6 +202,14 @@ def test_dwell_needs_the_key_inside_for_at_least_the_duration(exit_after_s: floa
     if matched:
         [m] = result.matches
         assert (m.start, m.end, m.measures["dwell_s"]) == (at(100), at(110), 10.0)
+
+
+def test_leaving_at_the_deadline_with_the_last_event_matches_in_a_stream_too() -> None:
+    df = ev((1, 21, "a", 0, 0), (2, 22, "a", -0.5, -0.5))
+    assert brief(find_matches(fence("dwell", dwell="1s"), df).matches) == [("a", [1], ["inside"])]
+    matcher = create_matcher(fence("dwell", dwell="1s"))
+    assert matcher.feed(df) == []  # event 2, at the watermark, is final only at the end
+    assert brief(matcher.flush()) == [("a", [1], ["inside"])]
 
 
 def test_dwell_matches_once_per_visit_and_again_after_a_new_entry() -> None:
@@ -257,7 +272,7 @@ def test_late_events_within_the_allowed_lateness_are_reordered() -> None:
     matcher = create_matcher(fence("enter"), allowed_lateness=timedelta(seconds=5))
     got = matcher.feed(ev((1, 0, "a", 5, 5), (3, 10, "a", 0.5, 0.5)))
     got += matcher.feed(ev((2, 6, "a", 0.5, 0.5)))  # behind 10 but within 5 s: not late
-    got += matcher.feed(ev((4, 20, "a", 5, 5), (5, 1, "a", 0.5, 0.5)))  # 5 is late (1 < 15)
+    got += matcher.feed(ev((4, 20, "a", 5, 5), (5, 1, "a", 0.5, 0.5)))  # 5 is late: 1 < 5, the watermark
     got += matcher.flush()
     assert brief(got) == [("a", [1, 2], ["outside", "inside"])]
     assert matcher.late_events.get_column("id").to_list() == [5]
@@ -321,7 +336,8 @@ GRID = [x / 2 for x in range(-1, 5)]  # -0.5 .. 2: many points land on outlines
 def cases(draw: Any) -> tuple[Any, pl.DataFrame]:
     trigger = draw(st.sampled_from(["enter", "exit", "dwell"]))
     extra = {"dwell": f"{draw(st.integers(1, 8))}s"} if trigger == "dwell" else {}
-    pattern = fence(trigger, draw(st.sampled_from(SHAPES)), **extra)
+    partition_by = draw(st.sampled_from([["key"], []]))
+    pattern = fence(trigger, draw(st.sampled_from(SHAPES)), partition_by=partition_by, **extra)
     n = draw(st.integers(0, 24))
     rows = [(i, draw(st.integers(0, 25)), draw(st.sampled_from("abc")),
              draw(st.sampled_from(GRID)), draw(st.sampled_from(GRID))) for i in range(n)]

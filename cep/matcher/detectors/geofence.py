@@ -159,8 +159,8 @@ class _Rows:
     lon: Floats
     dist: Floats
     inside: Bools
-    entered: Bools  # carried rows: their visit began with an entry (chunk rows: unused)
-    fired: Bools  # carried rows: their visit's dwell already matched
+    entered: Bools  # on a visit's first row: the visit began with an entry
+    fired: Bools  # on a visit's first row: its dwell already matched
     carried: Bools
 
     @property
@@ -216,7 +216,7 @@ class Engine:
 
     @property
     def pending(self) -> list[PartialMatch]:
-        """Open visits whose dwell deadline event time has not reached yet (``ended`` = it)."""
+        """Open visits whose dwell deadline event time has not passed yet (``ended`` = it)."""
         c = self.carried
         if self.pattern.trigger != "dwell" or c is None:
             return []
@@ -310,8 +310,10 @@ class Engine:
         exit_ts = np.where(left, rows.ts[nxt], _NEVER)
         deadline = rows.ts[v] + self.dwell_us
         entered = np.where(rows.carried[v], rows.entered[v], ~first[v])
+        # A visit that ended at or after its deadline matched; an open one matches once time
+        # passes the deadline.
         due = deadline <= limit if inclusive else deadline < limit
-        fire = ~rows.fired[v] & (exit_ts >= deadline) & due
+        fire = ~rows.fired[v] & np.where(left, exit_ts >= deadline, due)
         # The state kept per key: the open visit's first row, else the key's last row.
         keep = last & ~inside
         keep[v[~left]] = True

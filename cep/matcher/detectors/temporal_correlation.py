@@ -22,8 +22,8 @@ times in input order — "before" below means earlier in that order):
   partner becomes a ``timed_out`` partial match (reason ``"window expired"``, ``ended`` =
   ts + max_gap, classifier its waiting role: ``a`` if it satisfies ``a``, else ``b``). It is
   reported once event time passes that end (at the end of the stream: when the end is at most
-  the last event time, or ``now`` given to ``flush``); nothing is ever *pending*, as every
-  match is driven by an event. There can be many near misses, so they are built when first
+  the last event time, or ``now`` given to ``flush`` if later). Nothing is ever *pending*:
+  every match is driven by an event. Near misses can be many, so they are built when first
   read.
 * Order: keys by first appearance; within a key, matches in the order of their later event.
 
@@ -394,15 +394,16 @@ class Engine:
         corr = self.pattern.correlate_on
         values = (frame.select(corr).gather(pl.Series(later)).rows() if corr
                   else [()] * n)
-        ab, ba = ["a", "b"], ["b", "a"]
         name = self.pattern.name
         out = []
         for i, (k, first_a, gap, vals) in enumerate(
             zip(keys, earlier_is_a.tolist(), gaps, values, strict=True)
         ):
-            measures = {"gap_s": gap, **dict(zip(corr, vals, strict=True))}
+            measures = {"gap_s": gap, **dict(zip(corr, vals, strict=True))} if corr else {
+                "gap_s": gap}
             out.append(Match(name, self.keys[k], times[2 * i], times[2 * i + 1],
-                             ids[2 * i: 2 * i + 2], list(ab if first_a else ba), measures, None))
+                             ids[2 * i: 2 * i + 2], ["a", "b"] if first_a else ["b", "a"],
+                             measures, None))
         return out
 
     def build_partials(self) -> list[PartialMatch]:
