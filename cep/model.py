@@ -1536,6 +1536,11 @@ class StateMachinePattern(PatternBase):
             raise _FieldError("timeout_state", "timeout_state needs a timeout")
         if self.timeout_state is not None:
             known("timeout_state", self.timeout_state)
+            if isinstance(self.timeout, Mapping) and self.timeout_state in self.timeout:
+                raise _FieldError(
+                    f"timeout.{self.timeout_state}",
+                    "timeout_state cannot have a timeout of its own; the machine waits there for an event",
+                )
         if self.emit == "terminal" and not self.terminal:
             raise _FieldError("emit", "emit 'terminal' needs at least one terminal state")
         return self

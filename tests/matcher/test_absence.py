@@ -67,7 +67,7 @@ def stream(pattern: Any, df: pl.DataFrame, cuts: list[int], snapshot_at: int | N
         emitted += matcher.feed(df.slice(a, b - a))
     emitted += matcher.flush()
     assert matcher.late_events.height == 0
-    return emitted, list(matcher.engine.pending)  # type: ignore[attr-defined]
+    return emitted, matcher.pending_matches
 
 
 def assert_stream_equals_batch(pattern: Any, df: pl.DataFrame, cuts: list[int],
@@ -197,7 +197,8 @@ def test_matches_are_ordered_by_deadline_then_trigger_within_a_key() -> None:
 def test_the_first_event_of_a_key_can_trigger() -> None:
     df = events("type: order", "ts: 0")
     result = find_matches(absence(), df)
-    assert result.matches == [] and [p.event_ids for p in result.pending] == [[1]]
+    assert result.matches == []
+    assert [p.event_ids for p in result.pending] == [[1]]
 
 
 def test_without_an_id_column_ids_are_input_rows() -> None:
@@ -226,7 +227,7 @@ def test_flush_with_now_fires_pending_deadlines() -> None:
     matcher.feed(events("type: order order", "ts: 0 5"))
     got = matcher.flush(now=at(12))
     assert [m.event_ids for m in got] == [[1]]
-    assert [p.event_ids for p in matcher.engine.pending] == [[2]]  # type: ignore[attr-defined]
+    assert [p.event_ids for p in matcher.pending_matches] == [[2]]
 
 
 def test_a_late_expected_event_is_reported_and_does_not_close_the_wait() -> None:
@@ -266,7 +267,8 @@ def test_bad_patterns_are_refused() -> None:
 
 def test_empty_events_give_no_matches() -> None:
     result = find_matches(absence(), events("type: order").head(0))
-    assert list(result.matches) == [] and list(result.pending) == []
+    assert list(result.matches) == []
+    assert list(result.pending) == []
     assert result.stats["events"] == 0
 
 

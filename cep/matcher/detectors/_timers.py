@@ -21,6 +21,7 @@ when the result is first read.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -228,17 +229,35 @@ def build_matches(
     """
     if table is None or table.height == 0:
         return []
+    enabled = gc.isenabled()
+    gc.disable()  # many small containers: the cyclic collector would rescan them over and over
+    try:
+        return _build_matches(pattern_name, table, keys, naive)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_matches(
+    pattern_name: str, table: pl.DataFrame, keys: Mapping[int, dict[str, Any]], naive: bool
+) -> list[Match]:
     key_numbers = table.get_column(KEY_COL).to_list()
-    starts = to_datetimes(table.get_column(START).to_list(), naive)
-    ends = to_datetimes(table.get_column(END).to_list(), naive)
+    start_us = table.get_column(START).to_list()
+    end_us = table.get_column(END).to_list()
+    starts = to_datetimes(start_us, naive)
+    base, delta = (_EPOCH_NAIVE if naive else _EPOCH), timedelta
+    ends = [s if a == b else base + delta(0, 0, b)
+            for s, a, b in zip(starts, start_us, end_us, strict=True)]
     ids, labels, many = _events_of(table)
     names = _measure_columns(table)
     values = [table.get_column(name).to_list() for name in names]
+    nullable = [table.get_column(name).null_count() > 0 for name in names]
     out: list[Match] = []
     append = out.append
     for i, k in enumerate(key_numbers):
-        measures = {name: column[i] for name, column in zip(names, values, strict=True)
-                    if column[i] is not None}
+        measures = {name: column[i] for name, column, check in zip(names, values, nullable,
+                                                                    strict=True)
+                    if not check or column[i] is not None}
         append(Match(
             pattern=pattern_name, key=dict(keys[k]), start=starts[i], end=ends[i],
             event_ids=ids[i] if many else [ids[i]],
@@ -334,7 +353,8 @@ def run_batch(
     if emitted is not None:
         emitted = emitted.sort(KEY_COL, maintain_order=True)
     count = 0 if emitted is None else emitted.height
-    matches = LazyList(count, lambda: build_matches(pattern.name, emitted, chunk.keys, naive))
+    keys, name = chunk.keys, pattern.name  # the closure must not keep the chunk's frame alive
+    matches = LazyList(count, lambda: build_matches(name, emitted, keys, naive))
     stats = {
         "events": events.height,
         "matches": count,
@@ -344,5 +364,5 @@ def run_batch(
     return MatchResult(
         matches=matches,
         stats=stats,
-        pending=build_pending(pattern.name, pending, chunk.keys, naive),
+        pending=build_pending(name, pending, keys, naive),
     )

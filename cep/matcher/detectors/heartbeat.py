@@ -205,6 +205,8 @@ class Engine:
         has_prev = ~first
         has_prev[first_rows] = self.seen[first_keys]
         silent = has_prev & (ts - prev_us > self.allowed_us)
+        # A silence an earlier watermark already reported (the key's dead match is out) only
+        # gets its "alive" now.
         already_dead = np.zeros(n, dtype=np.bool_)
         already_dead[first_rows] = self.dead[first_keys]
         tables = [self._dead_rows(silent & ~already_dead, key, prev_us, ids, first)]

@@ -148,12 +148,13 @@ def _timeout(out: Any, n_out: int, k: int, row: int, cur: Any, entered_us: Any, 
              run_id: Any, timeout_state: int, terminal: Any) -> int:  # pragma: no cover - numba
     """Move key ``k`` to ``timeout_state`` at its deadline (ending the run when terminal)."""
     d = deadline[k]
-    n_out = _emit(out, n_out, 1, k, row, cur[k], timeout_state, entered_us[k], d, run_id[k])
+    n_out = _emit(out, n_out, R_TIMEOUT, k, row, cur[k], timeout_state, entered_us[k], d,
+                  run_id[k])
     cur[k] = timeout_state
     entered_us[k] = d
     deadline[k] = NO_DEADLINE
     if terminal[timeout_state]:
-        n_out = _emit(out, n_out, 4, k, -1, timeout_state, timeout_state, d, d, run_id[k])
+        n_out = _emit(out, n_out, R_END, k, -1, timeout_state, timeout_state, d, d, run_id[k])
         cur[k] = -1
     return n_out
 
@@ -200,20 +201,20 @@ def _run_events(key: Any, ts: Any, cond: Any, candidates: Any, to_state: Any, ti
                 break
         if take >= 0:
             to = to_state[take]
-            n_out = _emit(out, n_out, 0, k, i, s, to, t, t, run_id[k])
+            n_out = _emit(out, n_out, R_TRANSITION, k, i, s, to, t, t, run_id[k])
             cur[k] = to
             entered_us[k] = t
             entered_row[k] = i
             deadline[k] = t + timeout_us[to] if timeout_us[to] >= 0 else NO_DEADLINE
             if terminal[to]:
-                n_out = _emit(out, n_out, 4, k, i, to, to, t, t, run_id[k])
+                n_out = _emit(out, n_out, R_END, k, i, to, to, t, t, run_id[k])
                 cur[k] = -1
                 deadline[k] = NO_DEADLINE
         else:
             if started:
-                n_out = _emit(out, n_out, 3, k, i, s, s, t, t, run_id[k])
+                n_out = _emit(out, n_out, R_START, k, i, s, s, t, t, run_id[k])
             if flag:
-                n_out = _emit(out, n_out, 2, k, i, s, s, t, t, run_id[k])
+                n_out = _emit(out, n_out, R_UNMATCHED, k, i, s, s, t, t, run_id[k])
         i += 1
     return i, n_out
 
@@ -390,7 +391,7 @@ class Engine:
         entered_row = np.full(self.cur.shape[0], -1, dtype=np.int64)
         parts: list[npt.NDArray[np.int64]] = []
         done = 0
-        out = np.empty((n + 64, _RECORD_FIELDS), dtype=np.int64)
+        out = np.empty((min(n, 1 << 18) + 64, _RECORD_FIELDS), dtype=np.int64)
         while done < n:
             done, written = _run_events(
                 key, ts, cond, self.candidates, self.to_state, self.timeout_us, self.terminal,
