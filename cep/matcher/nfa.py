@@ -10,7 +10,6 @@ is the per-event loop of Flink's ``NFA`` (``advanceTime``, ``doProcess``, ``comp
   PROCEED edges, and whether a TAKE also reaches the final state over PROCEED edges) depends
   only on the values of the atoms the run's state can see. It is precomputed per state for
   every combination of those atoms, so the loop evaluates a state's atoms and looks the edges up.
-
 * A *run* (Flink: computation state) is ``(state, node, start time, start ordinal)`` plus a row
   of registers. Runs share their prefixes through a node pool ``(parent, step, event, ordinal)``
   (Flink's shared buffer); a match is the chain from its tip node to the root.
@@ -19,7 +18,7 @@ is the per-event loop of Flink's ``NFA`` (``advanceTime``, ``doProcess``, ``comp
 * Atoms that read only the current event arrive as a precomputed matrix (event-major); the
   others (iterative conditions) run as stack bytecode over the event's precomputed columns and
   the run's registers (last / first values, sums, counts of the events the run has taken per
-  step).
+  step), and only where the atom's row-local conjuncts (its *guard*) hold.
 
 Everything the runtime keeps between calls is plain arrays, so the caller can save and restore
 it. Buffers have fixed sizes; the caller retries with a larger one when the kernel says so.
@@ -269,7 +268,7 @@ def _path_less(x: int, y: int, nodes: Any) -> bool:
         n = nodes[n, N_PARENT]
     for i in range(min(lx, ly)):
         if px[i] != py[i]:
-            return px[i] < py[i]
+            return bool(px[i] < py[i])
     return lx < ly
 
 
@@ -334,7 +333,7 @@ def _drop_q(q: Any, n: int, count: int) -> int:
 
 
 @njit(cache=True)
-def _emit_matches(key: int, q: Any, nq: int, runs: Any, regs: Any, regn: Any, h: int, nr: int,
+def _emit_matches(key: Any, q: Any, nq: int, runs: Any, regs: Any, regn: Any, h: int, nr: int,
                   skip_mode: int, em: Any, nem: int) -> tuple[int, int, int]:
     """Flink's processMatchesAccordingToSkipStrategy for one key.
 
@@ -382,7 +381,7 @@ def _emit_matches(key: int, q: Any, nq: int, runs: Any, regs: Any, regn: Any, h:
 
 
 @njit(cache=True)
-def _advance_time(key: int, t: int, within: int, runs: Any, regs: Any, regn: Any, h: int,
+def _advance_time(key: Any, t: Any, within: int, runs: Any, regs: Any, regn: Any, h: int,
                   nr: int, q: Any, nq: int, nodes: Any, st_kind: Any, skip_mode: int,
                   skip_step: int, em: Any, nem: int, to: Any, nto: int
                   ) -> tuple[int, int, int, int]:
@@ -457,7 +456,7 @@ def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: An
             ordinal, first / last ordinal of the skip step), sorted by key and start.
         nodes, n_nodes: the node pool (parent, step, event reference, ordinal) and its size;
             rows from ``n_nodes`` on are scratch space for new nodes.
-        key_ord: next event ordinal per key (not modified).
+        key_ord: next event ordinal per key (not modified; keys beyond it start at 0).
         caps: capacities (open runs of one key, completed matches of one key, emitted, timed
             out, open runs over all keys, completed matches over all keys).
 
@@ -524,7 +523,16 @@ def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: An
     nem = 0
     to = np.empty((caps[3], 3), dtype=np.int64)
     nto = 0
-    ords = key_ord.copy()
+    # Keys are sorted in every input, so the largest key number is at the end of each.
+    top = key_ord.shape[0] - 1
+    if ev_key.shape[0] > 0:
+        top = max(top, ev_key[ev_key.shape[0] - 1])
+    if s_runs.shape[0] > 0:
+        top = max(top, s_runs[s_runs.shape[0] - 1, 0])
+    if s_comp.shape[0] > 0:
+        top = max(top, s_comp[s_comp.shape[0] - 1, 0])
+    ords = np.zeros(top + 1, dtype=np.int64)
+    ords[: key_ord.shape[0]] = key_ord
     status = OK
 
     n_ev = ev_key.shape[0]

@@ -34,14 +34,18 @@ partial match ``F(40) F(50)`` cannot take it. A later step ``ok`` with
    is emitted only while no open run started before it, and each emitted match prunes open runs
    and completed matches by the strategy (SEMANTICS.md §2.6) before the next head is considered.
 
-Example: ``b+ c`` (relaxed) over ``b1 b2 b3 c``: on ``c`` three runs complete: ``b1 b2 b3 c``,
-``b2 b3 c``, ``b3 c`` — emitted in that order under ``NO_SKIP`` and ``SKIP TO FIRST b``;
-``PAST LAST EVENT`` emits ``b1 b2 b3 c`` and prunes the rest (they started before ``c``);
-``SKIP TO LAST b`` emits ``b1 b2 b3 c`` and prunes runs that started before ``b3``, so
-``b3 c`` follows. With ``a`` then ``b`` (PAST LAST EVENT, ``where b.x > a.x``) over
+Example (the Flink docs' skip table): ``b+`` (consecutive, greedy) then ``c`` (strict) over
+``b1 b2 b3 c``: on ``c`` three runs complete, ``b1 b2 b3 c``, ``b2 b3 c``, ``b3 c``, emitted in
+that order under ``NO_SKIP``, ``SKIP TO NEXT`` and ``SKIP TO FIRST b``; ``PAST LAST EVENT`` emits
+``b1 b2 b3 c`` and prunes the others (they started before ``c``); ``SKIP TO LAST b`` emits
+``b1 b2 b3 c``, prunes the runs that started before ``b3``, then emits ``b3 c``. (With the
+default relaxed contiguity a loop may also stop early and let ``c`` wait, so ``NO_SKIP`` gives
+six matches: ``b1 b2 b3 c``, ``b1 b2 c``, ``b1 c``, ``b2 b3 c``, ``b2 c``, ``b3 c``.)
+
+A held-back match: ``a`` then ``b`` with ``x > a.x`` (PAST LAST EVENT) over
 ``a(5) a(1) b(3) b(6)``: ``a(1) b(3)`` completes first but waits for the earlier run ``a(5)``;
 on ``b(6)`` ``a(5) b(6)`` completes, is emitted first and prunes ``a(1) b(3)`` (it started
-before ``b(6)``), so the only match is ``a(5) b(6)``.
+before ``b(6)``). See the second doctest below.
 
 **Time.** A run needs ``last_ts - first_ts < within``. Window expiry happens when time passes
 ``start + within``: at the next event of the key, or at a watermark (``process``'s
@@ -49,14 +53,25 @@ before ``b(6)``), so the only match is ``a(5) b(6)``.
 the step of their last event, ``ended = start + within``); a trailing ``not_followed_by`` run
 completes then instead. ``finish(None)`` ends the stream at the latest event time seen: runs
 still open then, and completed matches held back by an earlier open run, stay unreported, as
-in Flink (a held-back match waits until the earlier run completes or expires).
-``find_sequence_matches`` equals feeding all events and calling ``finish(None)``.
+in Flink (a held-back match waits until the earlier run completes or expires); trailing
+``not_followed_by`` runs still waiting are listed in ``pending`` (reason ``"pending"``,
+``ended`` = their deadline), and ``finish(now)`` completes those whose deadline is ``<= now``.
+``find_sequence_matches`` equals feeding all events and calling ``finish(None)``. The matches,
+and their order per key, do not depend on how the stream is split; ``timed_out`` can (as in
+Flink): when a watermark expires an earlier run first, the match it was holding back is emitted
+and may prune a later run that, with time advancing only at the key's next event, would have
+expired in the same step and been reported as timed out.
 
-The pattern is compiled into the state graph Flink's ``NFACompiler`` builds (``next`` /
-``followedBy`` / ``followedByAny``, loops with ``consecutive`` / ``allowCombinations``,
-``optional``, ``greedy``, ``until``, ``notNext`` / ``notFollowedBy``); the event loop runs in
-``cep.matcher.nfa`` (numba). Step conditions that read only the current event are evaluated once
-per event with Polars.
+**How.** The pattern is compiled into the state graph Flink's ``NFACompiler`` builds (``next``
+/ ``followedBy`` / ``followedByAny``, loops with ``consecutive`` / ``allowCombinations``,
+``optional``, ``greedy`` = the next step's edges ANDed with NOT(loop condition), ``until``,
+``notNext`` / ``notFollowedBy`` as stop states); our own code, checked against Flink's ITCase
+examples. Each step condition is an *atom*; the edges a run follows on an event depend only on
+the atoms its state can see, so they are tabulated per state for every combination (at most
+``_MAX_SEEN_ATOMS`` atoms per state). Atoms that read only the current event are one Polars pass
+over the events; iterative ones become bytecode over per-run registers (last / first values,
+sums, counts per step), behind their row-local conjuncts as a vectorised guard. The event loop
+(runs, shared prefix nodes, windows, skip strategies) is ``cep.matcher.nfa`` (numba).
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from cep.model import parse_pattern
@@ -68,13 +83,22 @@ per event with Polars.
 ...               {"name": "b", "where": "type = 'b'", "contiguity": "any"}]})
 >>> [m.event_ids for m in find_sequence_matches(p, events).matches]
 [[0, 2], [0, 3]]
+>>> held = parse_pattern({"kind": "sequence", "name": "up", "after_match_skip": "PAST LAST EVENT",
+...     "steps": [{"name": "a", "where": "type = 'a'"},
+...               {"name": "b", "where": "type = 'b' AND x > a.x"}]})
+>>> events = events.head(4).with_columns(type=pl.Series(["a", "a", "b", "b"]),
+...                                       x=pl.Series([5, 1, 3, 6]))
+>>> [m.event_ids for m in find_sequence_matches(held, events).matches]
+[[0, 3]]
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, overload
@@ -189,7 +213,11 @@ class _Pat:
 
 
 class _NfaBuilder:
-    """A transcription of Flink's ``NFACompiler.NFAFactoryCompiler`` for single patterns."""
+    """Builds the automaton as Flink's ``NFACompiler`` does (single patterns, no groups).
+
+    Compiles from the last step back to the first: each step's states point at the states of
+    the step after it (the *sink*); negated steps become stop states reached over PROCEED edges.
+    """
 
     def __init__(self, pats: list[_Pat], windowed: bool) -> None:
         self.pats = pats
@@ -679,7 +707,7 @@ class _CondCompiler:
         self.op(K.B_AGG, _AGG[e.func], ("agg", d, step), d, 1 if self.is_tentative(step) else 0)
 
     # --- registers ----------------------------------------------------------------------
-    def layout(self) -> tuple[dict[RegKey, int], list[int], list[list[int]], int]:
+    def layout(self) -> tuple[dict[RegKey, int], list[int], list[list[list[int]]], int]:
         """Allocate registers; returns (slots, register → column, updates per step, count)."""
         slots: dict[RegKey, int] = {}
         reg_col: list[int] = []
@@ -697,7 +725,7 @@ class _CondCompiler:
         for d, step in sorted(self.aggs):
             alloc(("agg", d, step), 4, d)
             reg_col[slots[("agg", d, step)] + 1] = -1
-        updates: list[list[int]] = []
+        updates: list[list[list[int]]] = []
         for step in range(self.all + 1):
             ops: list[list[int]] = []
             for (d, s), size in sorted(self.first_len.items()):
@@ -711,8 +739,8 @@ class _CondCompiler:
                     ops.append([K.U_AGG, slots[("agg", d, s)], 0, d, 0])
             if step in self.counts:
                 ops.append([K.U_CNT, slots[("cnt", step)], 0, 0, 0])
-            updates.append(ops)  # type: ignore[arg-type]
-        return slots, reg_col, updates, len(reg_col)  # type: ignore[return-value]
+            updates.append(ops)
+        return slots, reg_col, updates, len(reg_col)
 
 
 def _as_float(s: pl.Series, codes: dict[str, int]) -> pl.Series:
@@ -800,7 +828,8 @@ class _Compiled:
             self.used.setdefault(col, f"step {step.name!r} {field_name}")
         row_var = step.name if tentative is not None else None
         index = len(self.atom_kind)
-        local, rest = [], []
+        local: list[E.Expr] = []
+        rest: list[E.Expr] = []
         for part in _conjuncts(e):
             row_local = E.is_row_local(part, row_var=row_var) and not any(
                 isinstance(n, E.Nav) for n in E.walk(part))
@@ -822,6 +851,7 @@ class _Compiled:
 
     @staticmethod
     def pat(i: int, s: Step, atoms: dict[tuple[str, int], Cond]) -> _Pat:
+        strategy: str
         if s.negated is not None:
             strategy = s.negated
         elif i == 0:
@@ -868,8 +898,9 @@ class _Compiled:
         self.n_states = len(states)
         self.start_state = index[start.id]
         table = np.array(dec or [(0, 0, 0, 0)], dtype=np.int64).reshape(-1, 4)
+        self.state_kind = np.array([s.kind for s in states], dtype=np.int64)
         self.nfa = (
-            np.array([s.kind for s in states], dtype=np.int64),
+            self.state_kind,
             np.array([s.step for s in states], dtype=np.int64),
             np.array(rel_start, dtype=np.int64), np.array(rel_atoms or [0], dtype=np.int64),
             np.array(tab_base, dtype=np.int64), np.array(dec_off, dtype=np.int64),
@@ -897,45 +928,38 @@ class _Compiled:
                  strings: _Strings) -> tuple[Any, npt.NDArray[np.float64] | None, set[int]]:
         """The kernel's condition inputs, the string-code remap (if codes moved), text columns."""
         n = frame.height if order is None else order.shape[0]
+        n_static = len(self.static_exprs)
+        width = max(n, 1)
+        static = np.zeros((width, max(n_static, 1)), dtype=np.uint8)
+        cols = np.zeros((width, max(len(self.cc.derived), 1)), dtype=np.float64)
+        nulls = np.zeros((width, max(len(self.cc.derived), 1)), dtype=np.bool_)
+        string_cols: set[int] = set()
+        found = {text for _, text in self.cc.string_consts}
         try:
-            static = np.zeros((max(n, 1), max(len(self.static_exprs), 1)), dtype=np.uint8)
-            if self.static_exprs and n:
-                names = [f"__a{i}" for i in range(len(self.static_exprs))]
-                masks = frame.with_columns(
-                    [x.alias(name) for x, name in zip(self.static_exprs, names, strict=True)]
-                ).select(names)
-                for i, s in enumerate(masks.iter_columns()):
-                    values = s.cast(pl.UInt8).to_numpy()
-                    static[:n, i] = values if order is None else values[order]
-            width = max(n, 1)
-            cols = np.zeros((width, max(len(self.cc.derived), 1)), dtype=np.float64)
-            nulls = np.zeros((width, max(len(self.cc.derived), 1)), dtype=np.bool_)
-            remap = None
-            string_cols: set[int] = set()
-            found = {text for _, text in self.cc.string_consts}
-            if self.cc.derived:
-                names = [f"__d{i}" for i in self.cc.derived.values()]
-                values = frame.with_columns(
-                    [E.to_polars(e).alias(f"__d{i}") for e, i in self.cc.derived.items()]
-                ).select(names)
-                for i, s in enumerate(values.iter_columns()):
-                    if s.dtype in (pl.String, pl.Categorical, pl.Enum):
-                        string_cols.add(i)
-                        found.update(s.cast(pl.String).drop_nulls().unique().to_list())
-                remap = strings.extend(found)
-                for i, s in enumerate(values.iter_columns()):
-                    if n == 0:
-                        break
-                    column = _as_float(s, strings.codes)
-                    null = column.is_null().to_numpy()
-                    data = column.fill_null(0.0).to_numpy()
-                    if order is not None:
-                        null = null[order]
-                        data = data[order]
-                    nulls[:n, i] = null
-                    cols[:n, i] = data
-            else:
-                remap = strings.extend(found)
+            exprs = [x.alias(f"__a{i}") for i, x in enumerate(self.static_exprs)]
+            exprs += [E.to_polars(e).alias(f"__d{i}") for e, i in self.cc.derived.items()]
+            # One pass for every atom and column; a constant comes back as a single row.
+            values = frame.select(exprs) if exprs and frame.height else pl.DataFrame()
+            series = [s if s.len() == frame.height else s.extend_constant(s[0], frame.height - 1)
+                      for s in values.iter_columns()]
+            for i, s in enumerate(series[:n_static]):
+                flags = s.cast(pl.UInt8).to_numpy()
+                static[:n, i] = flags if order is None else flags[order]
+            derived = series[n_static:]
+            for i, s in enumerate(derived):
+                if s.dtype in (pl.String, pl.Categorical, pl.Enum):
+                    string_cols.add(i)
+                    found.update(s.cast(pl.String).drop_nulls().unique().to_list())
+            remap = strings.extend(found)
+            for i, s in enumerate(derived):
+                column = _as_float(s, strings.codes)
+                null = column.is_null().to_numpy()
+                data = column.fill_null(0.0).to_numpy()
+                if order is not None:
+                    null = null[order]
+                    data = data[order]
+                nulls[:n, i] = null
+                cols[:n, i] = data
         except pl.exceptions.PolarsError as error:
             detail = str(error).strip().splitlines()[0]
             raise EventDataError(
@@ -981,6 +1005,10 @@ class _Lazy(Sequence[Any]):
     def extend(self, items: list[Any]) -> None:
         self._flush()
         self._items.extend(items)
+
+    def items(self) -> list[Any]:
+        """Everything, built now; later additions are appended to this same list."""
+        return self._flush()
 
     def _flush(self) -> list[Any]:
         if self._parts:
@@ -1046,7 +1074,7 @@ class SequenceEngine:
         self.compiled = _compiled(pattern)
         width = max(self.compiled.n_regs, 1)
         self.keys: dict[int, dict[str, Any]] = {}
-        self.key_ord = np.zeros(16, dtype=np.int64)
+        self.key_ord = np.zeros(0, dtype=np.int64)
         self.runs = np.zeros((0, 5), dtype=np.int64)
         self.regs = np.zeros((0, width), dtype=np.float64)
         self.regn = np.zeros((0, width), dtype=np.uint8)
@@ -1056,10 +1084,16 @@ class SequenceEngine:
         self.table: pl.DataFrame | None = None  # id, time of the events nodes refer to
         self.strings = _Strings()
         self.max_ts: int | None = None
-        self.timed_out: _Lazy = _Lazy()
+        self._timeouts = _Lazy()
         self.string_cols: set[int] = set()
         self._idle: Any = None
         self._caps = [256, 256, 256, 256, 1024, 256]
+        self._collect_at = 8192
+
+    @property
+    def timed_out(self) -> list[PartialMatch]:
+        """Runs the window killed, in the order they expired (built when first read)."""
+        return self._timeouts.items()
 
     # --- Engine protocol -------------------------------------------------------------------
     def process(self, chunk: Chunk) -> list[Match]:
@@ -1077,7 +1111,8 @@ class SequenceEngine:
         ids = frame.get_column(chunk.id_column or SEQ_COL)
         part = pl.DataFrame({"id": ids, "time": frame.get_column(order_by)})
         base = 0 if self.table is None else self.table.height
-        table = part if self.table is None else pl.concat([self.table, part], how="vertical_relaxed")
+        table = (part if self.table is None
+                 else pl.concat([self.table, part], how="vertical_relaxed"))
         ev_ref = np.arange(base, base + frame.height, dtype=np.int64)
         em, to = self._run(frame, None, ev_key, ts, ev_ref, chunk.watermark_us)
         matches = _build_matches(self.pattern.name, _chains(self.nodes, em), table,
@@ -1119,6 +1154,7 @@ class SequenceEngine:
             "nodes": self.nodes[: self.n_nodes].tolist(),
             "table": None if self.table is None else frame_to_state(self.table),
             "strings": list(self.strings.values),
+            "string_cols": sorted(self.string_cols),
             "max_ts": self.max_ts,
             "timed_out": [_partial_out(p) for p in self.timed_out],
         }
@@ -1132,7 +1168,7 @@ class SequenceEngine:
         engine = cls(pattern)
         width = max(engine.compiled.n_regs, 1)
         engine.keys = {int(k): dict(v) for k, v in state["keys"]}
-        engine.key_ord = np.array(state["key_ord"] or [0], dtype=np.int64)
+        engine.key_ord = np.array(state["key_ord"], dtype=np.int64).reshape(-1)
         engine.runs = np.array(state["runs"], dtype=np.int64).reshape(-1, 5)
         engine.regs = np.array([[float(x) for x in row] for row in state["regs"]],
                                dtype=np.float64).reshape(-1, width)
@@ -1144,9 +1180,9 @@ class SequenceEngine:
         engine.nodes[: nodes.shape[0]] = nodes
         engine.table = None if state["table"] is None else frame_from_state(state["table"])
         engine.strings = _Strings(state["strings"])
+        engine.string_cols = set(state["string_cols"])
         engine.max_ts = state["max_ts"]
-        engine.timed_out = _Lazy()
-        engine.timed_out.extend([_partial_in(pattern.name, d) for d in state["timed_out"]])
+        engine._timeouts.extend([_partial_in(pattern.name, d) for d in state["timed_out"]])
         return engine
 
     # --- internals ------------------------------------------------------------------------------
@@ -1163,23 +1199,10 @@ class SequenceEngine:
         else:
             cond = self._idle_cond()
         if ev_key.shape[0]:
-            top = int(ev_key.max())
-            if top >= self.key_ord.shape[0]:
-                grown = np.zeros(max(top + 1, 2 * self.key_ord.shape[0]), dtype=np.int64)
-                grown[: self.key_ord.shape[0]] = self.key_ord
-                self.key_ord = grown
             latest = int(ts.max())
             self.max_ts = latest if self.max_ts is None else max(self.max_ts, latest)
         cfg = (c.within_us, c.skip_mode, c.skip_step, int(watermark_us), 1)
-        n = ev_key.shape[0]
-        caps = self._caps
-        caps[2] = max(caps[2], n // 2 + 256)
-        caps[3] = max(caps[3], n // 4 + 256)
-        caps[4] = max(caps[4], self.runs.shape[0] + n // 16 + 1024)
-        caps[5] = max(caps[5], self.comp.shape[0] + 256)
-        need = self.n_nodes + n + 1024
-        if self.nodes.shape[0] < need:
-            self._grow_nodes(need)
+        caps = self._size_buffers(ev_key.shape[0])
         while True:
             out = K.run_chunk(c.nfa, cond, cfg, ev_key, ts, ev_ref, self.runs, self.regs,
                               self.regn, self.comp, self.nodes, self.n_nodes, self.key_ord,
@@ -1195,6 +1218,18 @@ class SequenceEngine:
                 caps[slot] *= 2
         _, self.runs, self.regs, self.regn, self.comp, self.n_nodes, em, to, self.key_ord = out
         return em, to
+
+    def _size_buffers(self, n: int) -> list[int]:
+        """Kernel buffer capacities for ``n`` events (enlarged on demand when they fall short)."""
+        caps = self._caps
+        caps[2] = max(caps[2], n // 2 + 256)
+        caps[3] = max(caps[3], n // 4 + 256)
+        caps[4] = max(caps[4], self.runs.shape[0] + n // 16 + 1024)
+        caps[5] = max(caps[5], self.comp.shape[0] + 256)
+        need = self.n_nodes + n + 1024
+        if self.nodes.shape[0] < need:
+            self._grow_nodes(need)
+        return caps
 
     def _grow_nodes(self, size: int) -> None:
         grown = np.empty((size, 4), dtype=np.int64)
@@ -1230,7 +1265,7 @@ class SequenceEngine:
                          key_of: Callable[[int], dict[str, Any]]) -> None:
         if to.shape[0]:
             pairs = np.ascontiguousarray(to[:, :2])
-            self.timed_out.add(to.shape[0], self._partials(pairs, table, key_of, "window expired"))
+            self._timeouts.add(to.shape[0], self._partials(pairs, table, key_of, "window expired"))
 
     @property
     def pending(self) -> list[PartialMatch]:
@@ -1246,7 +1281,7 @@ class SequenceEngine:
         out = _Lazy()
         if table is None or self.runs.shape[0] == 0:
             return out
-        kinds = self.compiled.nfa[0]
+        kinds = self.compiled.state_kind
         waiting = self.runs[kinds[self.runs[:, 1]] == K.PENDING]
         if waiting.shape[0]:
             pairs = np.ascontiguousarray(waiting[:, [0, 2]])
@@ -1257,27 +1292,28 @@ class SequenceEngine:
                   reason: str) -> Callable[[], list[PartialMatch]]:
         """A builder of PartialMatch objects for chains (key, tip node), ending at start+within."""
         chains = _chains(self.nodes, pairs)
-        rows = pl.Series(chains.rows)
-        ids = table.get_column("id").gather(rows)
-        times = table.get_column("time").gather(rows)
+        picked = table[pl.Series(chains.rows)]
+        ids = picked.get_column("id")
+        times = picked.get_column("time")
         name = self.pattern.name
         names = self.compiled.names
         within = timedelta(microseconds=max(self.compiled.within_us, 0))
 
         def build() -> list[PartialMatch]:
-            id_list = ids.to_list()
-            time_list = times.to_list()
-            steps = np.array(names, dtype=object)[chains.steps].tolist()
-            offsets = chains.offsets.tolist()
-            out = []
-            for m, key in enumerate(chains.keys.tolist()):
-                a, b = offsets[m], offsets[m + 1]
-                started = time_list[a]
-                out.append(PartialMatch(
-                    pattern=name, key=key_of(key), step_reached=steps[b - 1],
-                    event_ids=id_list[a:b], classifiers=steps[a:b], started=started,
-                    ended=_plus(started, within), reason=reason,
-                ))
+            with _no_gc():
+                id_list = ids.to_list()
+                time_list = times.to_list()
+                steps = np.array(names, dtype=object)[chains.steps].tolist()
+                offsets = chains.offsets.tolist()
+                out = []
+                for m, key in enumerate(chains.keys.tolist()):
+                    a, b = offsets[m], offsets[m + 1]
+                    started = time_list[a]
+                    out.append(PartialMatch(
+                        pattern=name, key=key_of(key), step_reached=steps[b - 1],
+                        event_ids=id_list[a:b], classifiers=steps[a:b], started=started,
+                        ended=_plus(started, within), reason=reason,
+                    ))
             return out
 
         return build
@@ -1286,7 +1322,7 @@ class SequenceEngine:
         """Drop nodes and events no open run or held-back match refers to."""
         if self.table is None:
             return
-        if not force and self.n_nodes < 4096 and self.table.height < 4096:
+        if not force and max(self.n_nodes, self.table.height) < self._collect_at:
             return
         roots = np.concatenate([self.runs[:, 2], self.comp[:, 1]]).astype(np.int64)
         nodes, remap = K.compact_nodes(self.nodes, self.n_nodes, roots)
@@ -1300,6 +1336,8 @@ class SequenceEngine:
         self.n_nodes = nodes.shape[0]
         self.nodes = np.zeros((max(16, 2 * self.n_nodes), 4), dtype=np.int64)
         self.nodes[: self.n_nodes] = nodes
+        # Amortised: collect again once the pool has grown well past what is live now.
+        self._collect_at = 2 * max(self.n_nodes, self.table.height) + 8192
 
 
 @dataclass
@@ -1360,24 +1398,41 @@ def _partial_in(name: str, d: dict[str, Any]) -> PartialMatch:
     )
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many result objects.
+
+    Building a hundred thousand Match objects otherwise triggers repeated collections that
+    scan everything already built (3-5x slower); none of these objects form cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _build_matches(name: str, chains: _Chains, table: pl.DataFrame,
                    key_of: Callable[[int], dict[str, Any]], names: list[str]) -> list[Match]:
     if not len(chains):
         return []
-    rows = pl.Series(chains.rows)
-    ids = table.get_column("id").gather(rows).to_list()
-    times = table.get_column("time").gather(rows).to_list()
-    labels = np.array(names, dtype=object)[chains.steps].tolist()
-    offsets = chains.offsets.tolist()
-    keys: dict[int, dict[str, Any]] = {}
-    out = []
-    for m, k in enumerate(chains.keys.tolist()):
-        a = offsets[m]
-        b = offsets[m + 1]
-        key = keys.get(k)
-        if key is None:
-            key = keys[k] = key_of(k)
-        out.append(Match(name, key, times[a], times[b - 1], ids[a:b], labels[a:b], {}, None))
+    picked = table[pl.Series(chains.rows)]
+    with _no_gc():
+        ids = picked.get_column("id").to_list()
+        times = picked.get_column("time").to_list()
+        labels = np.array(names, dtype=object)[chains.steps].tolist()
+        offsets = chains.offsets.tolist()
+        keys: dict[int, dict[str, Any]] = {}
+        out = []
+        for m, k in enumerate(chains.keys.tolist()):
+            a = offsets[m]
+            b = offsets[m + 1]
+            key = keys.get(k)
+            if key is None:
+                key = keys[k] = key_of(k)
+            out.append(Match(name, key, times[a], times[b - 1], ids[a:b], labels[a:b], {}, None))
     return out
 
 
@@ -1423,4 +1478,4 @@ def find_sequence_matches(pattern: SequencePattern, events: pl.DataFrame) -> Mat
         "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
         "path": "iterative" if compiled.dynamic else "vectorised",
     }
-    return MatchResult(matches=matches, stats=stats, timed_out=engine.timed_out, pending=pending)
+    return MatchResult(matches=matches, stats=stats, timed_out=engine._timeouts, pending=pending)
