@@ -129,6 +129,7 @@ class StreamMatcher:
         self.max_ts_us = _NEVER
         self.seq = 0
         self.key_numbers: dict[tuple[Any, ...], int] = {}
+        self.registry: pl.DataFrame | None = None  # partition values -> key number
         self.keys: dict[int, dict[str, Any]] = {}
         self.pending: pl.DataFrame | None = None
         self.late: list[pl.DataFrame] = []
@@ -228,6 +229,11 @@ class StreamMatcher:
         for key, number, values in snapshot["keys"]:
             matcher.key_numbers[tuple(key)] = number
             matcher.keys[number] = values
+        cols = list(pattern.partition_by)
+        if cols and matcher.key_numbers:
+            rows = [dict(zip(cols, k, strict=True)) for k in matcher.key_numbers]
+            numbers = list(matcher.key_numbers.values())
+            matcher.registry = pl.DataFrame(rows).with_columns(pl.Series(KEY_COL, numbers, dtype=pl.Int64))
         matcher.id_column = snapshot["id_column"]
         if snapshot["pending"] is not None:
             matcher.pending = frame_from_state(snapshot["pending"])
@@ -270,18 +276,28 @@ class StreamMatcher:
                 self.key_numbers[()] = 0
                 self.keys[0] = {}
             return np.zeros(batch.height, dtype=np.int64)
-        uniques = batch.select(cols).unique(maintain_order=True)
-        numbers = []
-        for row in uniques.iter_rows():
-            if row not in self.key_numbers:
-                number = len(self.key_numbers)
-                self.key_numbers[row] = number
-                self.keys[number] = dict(zip(cols, row, strict=True))
-            numbers.append(self.key_numbers[row])
-        lookup = uniques.with_columns(pl.Series(KEY_COL, numbers, dtype=pl.Int64))
-        joined = batch.select(cols).join(lookup, on=cols, how="left", maintain_order="left",
-                                         nulls_equal=True)
-        return joined.get_column(KEY_COL).to_numpy()
+        keys = batch.select(cols)
+        if self.registry is not None:
+            known = keys.join(self.registry, on=cols, how="left", maintain_order="left",
+                              nulls_equal=True).get_column(KEY_COL)
+            if known.null_count() == 0:
+                return known.to_numpy()
+            fresh = keys.filter(known.is_null()).unique(maintain_order=True)
+        else:
+            fresh = keys.unique(maintain_order=True)
+        for row in fresh.iter_rows():  # only keys never seen before
+            number = len(self.key_numbers)
+            self.key_numbers[row] = number
+            self.keys[number] = dict(zip(cols, row, strict=True))
+        added = fresh.with_columns(
+            pl.int_range(len(self.key_numbers) - fresh.height, len(self.key_numbers),
+                         dtype=pl.Int64).alias(KEY_COL)
+        )
+        self.registry = added if self.registry is None else pl.concat(
+            [self.registry, added], how="vertical_relaxed"
+        )
+        return keys.join(self.registry, on=cols, how="left", maintain_order="left",
+                         nulls_equal=True).get_column(KEY_COL).to_numpy()
 
     def _release(self, watermark_us: int | None) -> list[Match]:
         """Hand final events (all pending events when ``watermark_us`` is None) to the engine."""
@@ -297,9 +313,21 @@ class StreamMatcher:
             chunk_watermark = watermark_us
         if final.height == 0:
             return self.engine.on_time(chunk_watermark)
-        final = final.sort([KEY_COL, "__ts_us", SEQ_COL]).drop("__ts_us")
+        final = final[pl.Series(_order(final))].drop("__ts_us")
         chunk = Chunk(final, self.keys, chunk_watermark, self.id_column, self.pattern.order_by)
         return list(self.engine.process(chunk))
+
+
+def _order(frame: pl.DataFrame) -> np.ndarray[Any, Any]:
+    """Row order by key, time, arrival: stable sorts (radix for small key numbers)."""
+    ts = frame.get_column("__ts_us").to_numpy()
+    keys = frame.get_column(KEY_COL).to_numpy()
+    seq = frame.get_column(SEQ_COL).to_numpy()
+    order = np.argsort(seq, kind="stable")
+    if not np.all(np.diff(ts[order]) >= 0):
+        order = order[np.argsort(ts[order], kind="stable")]
+    small = keys[order].astype(np.uint16) if keys.max(initial=0) < 2**16 else keys[order]
+    return order[np.argsort(small, kind="stable")]
 
 
 def create_stream_matcher(pattern: Pattern, *, allowed_lateness: timedelta = timedelta(0)) -> StreamMatcher:

@@ -6,16 +6,18 @@ values in order of first appearance (``group_codes``), the stable key-then-time 
 qualifying events, the sliding-episode kernel shared by ``count_threshold`` (sliding) and
 ``velocity``, its incremental engine, and building ``Match`` objects from row ranges.
 
-Layout: every kernel works on rows sorted by (key number, time, arrival); keys are numbered in
-order of first appearance (the batch run numbers them as the stream matcher does), so batch and
-stream runs see every key's events in the same order and produce the same matches.
+Layout: the window kernels work on rows sorted by (key number, time, arrival); keys are numbered
+in order of first appearance (the batch run numbers them as the stream matcher does), so batch
+and stream runs see every key's events in the same order and produce the same matches. Kernel
+inputs are contiguous writable arrays, so each kernel compiles (and caches) one signature.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -31,8 +33,13 @@ from cep.model import Pattern
 from cep.results import Match, PartialMatch
 
 __all__ = [
+    "HASH_SEED",
+    "I64",
+    "ID",
+    "TS",
     "SlidingEngine",
     "SlidingRule",
+    "array_of",
     "check_events",
     "check_state_version",
     "counting_order",
@@ -40,10 +47,15 @@ __all__ = [
     "event_ids",
     "find_sliding_matches",
     "group_codes",
+    "group_codes_exact",
+    "hash_slot",
     "id_column",
     "key_dicts",
+    "numeric_values",
     "qualifying",
     "range_lists",
+    "same_values",
+    "time_order",
     "times_us",
     "where_expression",
 ]
@@ -52,6 +64,7 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 BOOL = npt.NDArray[np.bool_]
 
+HASH_SEED = 0x5EED
 TS = "__ts"
 ID = "__id"
 VALUE = "__x"
@@ -79,8 +92,13 @@ def times_us(column: pl.Series) -> I64:
     if column.null_count():
         row = int(column.is_null().arg_max() or 0)
         raise EventDataError(f"row {row + 1}, field {column.name!r}: the event time is missing")
-    values: I64 = column.dt.epoch("us").to_numpy().astype(np.int64, copy=False)
+    values: I64 = array_of(column.dt.epoch("us"), np.int64)
     return values
+
+
+def array_of(series: pl.Series, dtype: type[Any]) -> Any:
+    """A column as a contiguous, writable NumPy array (one array type per kernel signature)."""
+    return np.require(series.to_numpy(), dtype=dtype, requirements=["C", "W"])
 
 
 def id_column(pattern: Pattern, columns: Sequence[str]) -> str | None:
@@ -110,7 +128,8 @@ def where_expression(where: str | None) -> tuple[pl.Expr | None, dict[str, str]]
     if where is None:
         return None, {}
     node = E.parse_condition(where)
-    return E.to_polars(node).fill_null(False), dict.fromkeys(sorted(E.referenced_columns(node)), "where")
+    used = dict.fromkeys(sorted(E.referenced_columns(node)), "where")
+    return E.to_polars(node).fill_null(False), used
 
 
 def qualifying(frame: pl.DataFrame, condition: pl.Expr | None, pattern_name: str) -> BOOL:
@@ -156,10 +175,11 @@ def numeric_values(frame: pl.DataFrame, field: str, ids: pl.Series) -> F64:
 
 
 @njit(cache=True, nogil=True)
-def _mix(h: Any) -> Any:  # pragma: no cover - compiled
+def hash_slot(h: Any, mask: int) -> Any:  # pragma: no cover - compiled
+    """The slot of 64-bit hash ``h`` in an open-addressing table of ``mask + 1`` slots."""
     h = h ^ (h >> np.uint64(33))
     h = h * np.uint64(0xFF51AFD7ED558CCD)
-    return h ^ (h >> np.uint64(33))
+    return np.int64((h ^ (h >> np.uint64(33))) & np.uint64(mask))
 
 
 @njit(cache=True, nogil=True)
@@ -174,7 +194,7 @@ def _hash_groups(h: Any) -> Any:  # pragma: no cover - compiled
     groups = 0
     for i in range(n):
         hv = h[i]
-        s = np.int64(_mix(hv) & np.uint64(cap - 1))
+        s = hash_slot(hv, cap - 1)
         while True:
             c = slots[s]
             if c == -1:
@@ -187,7 +207,7 @@ def _hash_groups(h: Any) -> Any:  # pragma: no cover - compiled
                     cap *= 2
                     slots = np.full(cap, -1, dtype=np.int64)
                     for g in range(groups):
-                        t = np.int64(_mix(group_hash[g]) & np.uint64(cap - 1))
+                        t = hash_slot(group_hash[g], cap - 1)
                         while slots[t] != -1:
                             t = (t + 1) & (cap - 1)
                         slots[t] = g
@@ -199,12 +219,19 @@ def _hash_groups(h: Any) -> Any:  # pragma: no cover - compiled
     return codes, first[:groups].copy()
 
 
-def group_codes(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[I64, I64]:
+def group_codes(frame: pl.DataFrame, columns: Sequence[str],
+                check_rows: I64 | None = None) -> tuple[I64, I64]:
     """Number rows by their values of ``columns``: 0.. in order of first appearance.
 
     Equal values (NULL equals NULL, NaN equals NaN, -0.0 equals 0.0) get the same number. Rows
-    are grouped by a 64-bit hash, then every row is compared with its group's first row, so the
+    are grouped by a 64-bit hash, then each row is compared with its group's first row, so the
     result is exact; on a hash collision the grouping is redone with Polars' ``group_by``.
+
+    Args:
+        frame: the rows.
+        columns: the columns to group by (none: every row is in group 0).
+        check_rows: compare only these rows with their group's first row (default: all). A
+            caller that uses the codes of these rows alone gets exact codes for them.
 
     Returns:
         (code of each row, first row of each code).
@@ -213,20 +240,31 @@ def group_codes(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[I64, I64]:
     if not columns:
         return np.zeros(n, dtype=np.int64), np.zeros(1 if n else 0, dtype=np.int64)
     values = frame.select(columns)
-    codes, first = _hash_groups(values.hash_rows(seed=0x5EED).to_numpy())
+    codes, first = _hash_groups(array_of(values.hash_rows(seed=HASH_SEED), np.uint64))
     if len(first) == n:
         return codes, first
-    representative = pl.Series(first[codes])
-    exact = all(
-        bool(column.eq_missing(column.gather(representative)).all())
-        for column in values.iter_columns()
-    )
-    if exact:
-        return codes, first
-    return _group_codes_exact(values)
+    if check_rows is None:
+        exact = same_values(values, None, first[codes])
+    else:
+        exact = same_values(values, check_rows, first[codes[check_rows]])
+    return (codes, first) if exact else group_codes_exact(values)
 
 
-def _group_codes_exact(values: pl.DataFrame) -> tuple[I64, I64]:
+def same_values(values: pl.DataFrame, rows: I64 | None, other_rows: I64) -> bool:
+    """Whether every row of ``values[rows]`` (all rows: None) equals ``values[other_rows]``."""
+    if len(other_rows) == 0:
+        return True
+    other = pl.Series(other_rows)
+    mine = None if rows is None else pl.Series(rows)
+    for column in values.iter_columns():
+        left = column if mine is None else column.gather(mine)
+        if not bool(left.eq_missing(column.gather(other)).all()):
+            return False
+    return True
+
+
+def group_codes_exact(values: pl.DataFrame) -> tuple[I64, I64]:
+    """Exact group codes of every row by all columns of ``values`` (Polars ``group_by``)."""
     rows = (
         values.with_row_index("__row")
         .group_by(values.columns, maintain_order=True)
@@ -261,7 +299,7 @@ def counting_order(keys: I64, n_keys: int | None = None) -> I64:
     if keys.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     top = int(keys.max()) + 1 if n_keys is None else n_keys
-    order: I64 = _counting_order(np.ascontiguousarray(keys, dtype=np.int64), top)
+    order: I64 = _counting_order(np.require(keys, np.int64, ["C", "W"]), top)
     return order
 
 
@@ -287,20 +325,24 @@ def key_dicts(events: pl.DataFrame, partition_by: Sequence[str], first_rows: I64
 # Building matches
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def datetimes(us: I64) -> list[datetime]:
-    """UTC datetimes of microsecond times."""
-    result: list[datetime] = pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")).to_list()
-    return result
+    """UTC datetimes (``tzinfo=datetime.UTC``) of microsecond times."""
+    return list(map(_EPOCH.__add__, map(partial(timedelta, 0, 0), us.tolist())))
 
 
-def range_lists(values: pl.Series, lo: I64, hi: I64) -> list[list[Any]]:
-    """``values[lo[i]:hi[i]]`` as Python lists, gathered in one call."""
+def range_lists(values: pl.Series, lo: I64, hi: I64, rows: I64 | None = None) -> list[list[Any]]:
+    """``values[rows[lo[i]:hi[i]]]`` (``rows`` default: identity) as lists, gathered at once."""
     lengths = hi - lo
     total = int(lengths.sum())
     if total == 0:
         return [[] for _ in range(len(lo))]
     starts = np.cumsum(lengths) - lengths
     index = np.arange(total, dtype=np.int64) - np.repeat(starts - lo, lengths)
+    if rows is not None:
+        index = rows[index]
     flat = values.gather(pl.Series(index)).to_list()
     out: list[list[Any]] = []
     pos = 0
@@ -424,11 +466,13 @@ MeasureFn = Callable[[float, int], dict[str, Any]]
 
 
 def sliding_matches(name: str, hits: SlidingHits, keys: I64, ts: I64, ids: pl.Series,
-                    key_of: Callable[[int], dict[str, Any]], measures: MeasureFn) -> list[Match]:
-    """One ``Match`` per episode start (classifier ``event`` for every event in the window)."""
+                    key_of: Callable[[int], dict[str, Any]], measures: MeasureFn,
+                    rows: I64 | None = None) -> list[Match]:
+    """One ``Match`` per episode start (classifier ``event`` for every event in the window);
+    the id of table row i is ``ids[rows[i]]`` (``ids[i]`` without ``rows``)."""
     if hits.first.shape[0] == 0:
         return []
-    id_lists = range_lists(ids, hits.lo, hits.hi)
+    id_lists = range_lists(ids, hits.lo, hits.hi, rows)
     starts = datetimes(ts[hits.lo])
     ends = datetimes(ts[hits.first])
     counts = (hits.hi - hits.lo).tolist()
@@ -477,8 +521,8 @@ def find_sliding_matches(events: pl.DataFrame, pattern: Pattern, condition: pl.E
     if hits.first.shape[0] == 0:
         return []
     key_map = key_dicts(events, pattern.partition_by, first_rows, keys[hits.first])
-    return sliding_matches(pattern.name, hits, keys, ts, ids_all.gather(pl.Series(rows)),
-                           key_map.__getitem__, measures)
+    return sliding_matches(pattern.name, hits, keys, ts, ids_all, key_map.__getitem__, measures,
+                           rows)
 
 
 _STATE_VERSION = 1
@@ -526,7 +570,7 @@ class SlidingEngine:
     def process(self, chunk: Chunk) -> list[Match]:
         """Consume final events; return the episodes they start."""
         frame = chunk.frame
-        self.keys.update(chunk.keys)
+        self.keys = chunk.keys  # the stream matcher's own map (read only), not a copy
         if frame.height == 0:
             return []
         check_events(frame, self.pattern, self.used)
@@ -544,8 +588,8 @@ class SlidingEngine:
         new = pl.DataFrame(columns).filter(pl.Series(mask))
         self._grow(max(chunk.keys, default=0) + 1)
         if self.value_field is not None:
-            keys_new = new.get_column(KEY_COL).to_numpy()
-            before = _fold_prefix(keys_new, new.get_column(VALUE).to_numpy(), self.totals)
+            before = _fold_prefix(array_of(new.get_column(KEY_COL), np.int64),
+                                  array_of(new.get_column(VALUE), np.float64), self.totals)
             new = new.with_columns(pl.Series(PREFIX, before))
         new = new.with_columns(pl.lit(1, dtype=pl.UInt8).alias("__new"))
         if self.buffer is not None and self.buffer.height:
@@ -554,13 +598,13 @@ class SlidingEngine:
             table = table[pl.Series(counting_order(table.get_column(KEY_COL).to_numpy()))]
         else:
             table = new
-        keys = np.ascontiguousarray(table.get_column(KEY_COL).to_numpy(), dtype=np.int64)
-        ts = np.ascontiguousarray(table.get_column(TS).to_numpy(), dtype=np.int64)
+        keys = array_of(table.get_column(KEY_COL), np.int64)
+        ts = array_of(table.get_column(TS), np.int64)
         x = before_all = None
         if self.value_field is not None:
-            x = np.ascontiguousarray(table.get_column(VALUE).to_numpy(), dtype=np.float64)
-            before_all = np.ascontiguousarray(table.get_column(PREFIX).to_numpy(), dtype=np.float64)
-        is_new = np.ascontiguousarray(table.get_column("__new").to_numpy(), dtype=np.uint8)
+            x = array_of(table.get_column(VALUE), np.float64)
+            before_all = array_of(table.get_column(PREFIX), np.float64)
+        is_new = array_of(table.get_column("__new"), np.uint8)
         hits = run_sliding(keys, ts, x, before_all, is_new, self.rule, self.prev_above)
         matches = sliding_matches(self.pattern.name, hits, keys, ts, table.get_column(ID),
                                   self.keys.__getitem__, self.measures)

@@ -33,7 +33,9 @@ At 2 s the window (-8 s, 2 s] holds 3 events: the first match. At 9 s the count 
 11 s it is 3 ({2, 9, 11}): it never went below 3, so the episode goes on. At 12 s the event of
 2 s leaves the window and the count falls to 2: the episode ends by time alone. At 13 s the
 window (3 s, 13 s] holds {9, 11, 13}: a new episode and a new match (the events of 9 s and 11 s
-were in the previous episode's window too; an event can be in several matches). The four
+were in the previous episode's window too; an event can be in several matches). A rule that
+ended episodes only when a later event sees a count below N would not match at 13 s, since the
+event of 11 s saw 3; the time rule does not depend on when events happen to arrive. The four
 events of 30 s arrive together: the count jumps from 0 to 4 and the match holds all four.
 
 **Tumbling** (``window_type: tumbling``). Windows [k·window, (k+1)·window) are aligned to the
@@ -79,6 +81,7 @@ from cep.matcher.detectors._windows import (
     TS,
     SlidingEngine,
     SlidingRule,
+    array_of,
     check_events,
     check_state_version,
     counting_order,
@@ -163,11 +166,11 @@ class _Windows:
 
 
 def _window_matches(pattern: CountThresholdPattern, win: _Windows, pick: I64, ts: I64,
-                    ids: pl.Series, key_of: Any) -> list[Match]:
+                    ids: pl.Series, key_of: Any, rows: I64 | None = None) -> list[Match]:
     if pick.shape[0] == 0:
         return []
     lo, hi = win.start[pick], win.end[pick]
-    id_lists = range_lists(ids, lo, hi)
+    id_lists = range_lists(ids, lo, hi, rows)
     firsts, lasts = datetimes(ts[lo]), datetimes(ts[hi - 1])
     opens, closes = datetimes(win.window_start[pick]), datetimes(win.deadline[pick])
     threshold, window_s = pattern.threshold, pattern.window.seconds
@@ -185,7 +188,7 @@ def _window_matches(pattern: CountThresholdPattern, win: _Windows, pick: I64, ts
 
 
 def _window_pending(pattern: CountThresholdPattern, win: _Windows, pick: I64, ts: I64,
-                    ids: pl.Series, key_of: Any) -> list[PartialMatch]:
+                    ids: pl.Series, key_of: Any, rows: I64 | None = None) -> list[PartialMatch]:
     if pick.shape[0] == 0:
         return []
     lo, hi = win.start[pick], win.end[pick]
@@ -194,7 +197,7 @@ def _window_pending(pattern: CountThresholdPattern, win: _Windows, pick: I64, ts
                      event_ids=event_list, classifiers=["event"] * len(event_list),
                      started=first, ended=closed, reason="pending")
         for k, event_list, first, closed in zip(
-            win.key[pick].tolist(), range_lists(ids, lo, hi), datetimes(ts[lo]),
+            win.key[pick].tolist(), range_lists(ids, lo, hi, rows), datetimes(ts[lo]),
             datetimes(win.deadline[pick]), strict=True,
         )
     ]
@@ -219,10 +222,10 @@ def _find_tumbling(pattern: CountThresholdPattern, events: pl.DataFrame, conditi
     last = int(ts_all.max())
     fire = np.flatnonzero(hit & (win.deadline <= last))
     wait = np.flatnonzero(hit & (win.deadline > last))
-    ids = event_ids(events, id_column(pattern, events.columns)).gather(pl.Series(rows))
+    ids = event_ids(events, id_column(pattern, events.columns))
     key_map = key_dicts(events, pattern.partition_by, first_rows, win.key[hit])
-    return (_window_matches(pattern, win, fire, ts, ids, key_map.__getitem__),
-            _window_pending(pattern, win, wait, ts, ids, key_map.__getitem__))
+    return (_window_matches(pattern, win, fire, ts, ids, key_map.__getitem__, rows),
+            _window_pending(pattern, win, wait, ts, ids, key_map.__getitem__, rows))
 
 
 class _TumblingEngine:
@@ -238,7 +241,7 @@ class _TumblingEngine:
 
     def process(self, chunk: Chunk) -> list[Match]:
         frame = chunk.frame
-        self.keys.update(chunk.keys)
+        self.keys = chunk.keys  # the stream matcher's own map (read only), not a copy
         if frame.height == 0:
             return self.on_time(chunk.watermark_us)
         check_events(frame, self.pattern, self.used)
@@ -262,8 +265,8 @@ class _TumblingEngine:
         table = self.buffer
         if table is None or table.height == 0:
             return []
-        keys = table.get_column(KEY_COL).to_numpy()
-        ts = table.get_column(TS).to_numpy()
+        keys = array_of(table.get_column(KEY_COL), np.int64)
+        ts = array_of(table.get_column(TS), np.int64)
         win = _Windows(keys, ts, self.pattern.window.microseconds)
         closed = win.deadline < before_us
         if not closed.any():
@@ -288,8 +291,9 @@ class _TumblingEngine:
         table = self.buffer
         if table is None or table.height == 0:
             return []
-        ts = table.get_column(TS).to_numpy()
-        win = _Windows(table.get_column(KEY_COL).to_numpy(), ts, self.pattern.window.microseconds)
+        ts = array_of(table.get_column(TS), np.int64)
+        keys = array_of(table.get_column(KEY_COL), np.int64)
+        win = _Windows(keys, ts, self.pattern.window.microseconds)
         wait = np.flatnonzero(win.count >= self.pattern.threshold)
         return _window_pending(self.pattern, win, wait, ts, table.get_column(ID),
                                self.keys.__getitem__)

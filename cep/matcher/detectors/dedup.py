@@ -43,16 +43,22 @@ import polars as pl
 from numba import njit
 
 from cep.matcher.detectors._windows import (
+    HASH_SEED,
     I64,
     ID,
     TS,
+    array_of,
     check_events,
     check_state_version,
+    counting_order,
     datetimes,
     event_ids,
     group_codes,
+    group_codes_exact,
+    hash_slot,
     id_column,
     key_dicts,
+    same_values,
     time_order,
     times_us,
 )
@@ -67,25 +73,98 @@ _DUPS = "__dups"
 
 
 @njit(cache=True, nogil=True)
-def _dedup(group: Any, ts: Any, start_dups: Any, window_us: int,
-           n_groups: int) -> Any:  # pragma: no cover - compiled
-    """Walk rows (each group's rows in time order): the kept row of each duplicate (-1: kept)."""
+def _walk(tab_group: Any, tab_row: Any, tab_dups: Any, used: int, p: int, group: Any, ts: Any,
+          walk: Any, start_dups: Any, window_us: int, kept_of: Any,
+          number: Any) -> Any:  # pragma: no cover - compiled
+    """Walk rows from ``walk[p]`` until the table is half full; return (next p, used)."""
+    cap = tab_row.shape[0]
+    while p < walk.shape[0]:
+        r = walk[p]
+        g = group[r]
+        t = ts[r]
+        s = hash_slot(g, cap - 1)
+        p += 1
+        while True:
+            k = tab_row[s]
+            if k == -1:
+                tab_row[s] = r
+                tab_group[s] = g
+                tab_dups[s] = start_dups[r]
+                used += 1
+                break
+            if tab_group[s] == g:
+                if t - ts[k] < window_us:
+                    tab_dups[s] += 1
+                    kept_of[r] = k
+                    number[r] = tab_dups[s]
+                else:
+                    tab_row[s] = r
+                    tab_dups[s] = start_dups[r]
+                break
+            s = (s + 1) & (cap - 1)
+        if 2 * used > cap:
+            break
+    return p, used
+
+
+@njit(cache=True, nogil=True)
+def _rebuild(tab_group: Any, tab_row: Any, tab_dups: Any, ts: Any,
+             after: int) -> Any:  # pragma: no cover - compiled
+    """A table holding the entries whose kept event is later than ``after`` (a quarter full
+    at most)."""
+    cap = tab_row.shape[0]
+    live = 0
+    for s in range(cap):
+        if tab_row[s] >= 0 and ts[tab_row[s]] > after:
+            live += 1
+    new_cap = 4096
+    while new_cap < 4 * live:
+        new_cap *= 2
+    new_group = np.zeros(new_cap, dtype=np.uint64)
+    new_row = np.full(new_cap, -1, dtype=np.int64)
+    new_dups = np.zeros(new_cap, dtype=np.int64)
+    for s in range(cap):
+        k = tab_row[s]
+        if k >= 0 and ts[k] > after:
+            q = hash_slot(tab_group[s], new_cap - 1)
+            while new_row[q] != -1:
+                q = (q + 1) & (new_cap - 1)
+            new_row[q] = k
+            new_group[q] = tab_group[s]
+            new_dups[q] = tab_dups[s]
+    return new_group, new_row, new_dups, live
+
+
+@njit(cache=True, nogil=True)
+def _dedup(group: Any, ts: Any, walk: Any, start_dups: Any, window_us: int,
+           alive_after: int) -> Any:  # pragma: no cover - compiled
+    """Walk rows in ``walk`` order (each group's rows in time order, a key's rows together).
+
+    ``group`` identifies a row's (key, fields) group by a 64-bit hash or an exact code. An
+    open-addressing table maps it to the group's last kept row and duplicate count; when the
+    table is half full it is rebuilt with the entries whose kept event is still in its window
+    at the current row's time, so it stays as small as the live groups. Returns the kept row
+    of each duplicate (-1 for kept rows), each duplicate's number, and the rows and duplicate
+    counts of the kept events later than ``alive_after``.
+    """
     n = group.shape[0]
-    kept_at = np.full(n_groups, -1, dtype=np.int64)
-    dups = np.zeros(n_groups, dtype=np.int64)
     kept_of = np.full(n, -1, dtype=np.int64)
     number = np.zeros(n, dtype=np.int64)
-    for p in range(n):
-        g = group[p]
-        k = kept_at[g]
-        if k >= 0 and ts[p] - ts[k] < window_us:
-            dups[g] += 1
-            kept_of[p] = k
-            number[p] = dups[g]
-        else:
-            kept_at[g] = p
-            dups[g] = start_dups[p]
-    return kept_of, number, kept_at, dups
+    tab_group = np.zeros(4096, dtype=np.uint64)
+    tab_row = np.full(4096, -1, dtype=np.int64)
+    tab_dups = np.zeros(4096, dtype=np.int64)
+    used = 0
+    p = 0
+    while p < walk.shape[0]:
+        p, used = _walk(tab_group, tab_row, tab_dups, used, p, group, ts, walk, start_dups,
+                        window_us, kept_of, number)
+        if 2 * used > tab_row.shape[0]:
+            now = ts[walk[p - 1]]
+            tab_group, tab_row, tab_dups, used = _rebuild(tab_group, tab_row, tab_dups, ts,
+                                                          now - window_us)
+    tab_group, tab_row, tab_dups, _ = _rebuild(tab_group, tab_row, tab_dups, ts, alive_after)
+    alive = tab_row >= 0
+    return kept_of, number, tab_row[alive], tab_dups[alive]
 
 
 def _matches(pattern: DedupPattern, dup: I64, kept: I64, number: I64, keys: I64, ts: I64,
@@ -101,10 +180,13 @@ def _matches(pattern: DedupPattern, dup: I64, kept: I64, number: I64, keys: I64,
               classifiers=["kept", "duplicate"],
               measures={"gap_s": gap, "window_s": window_s, "duplicate_number": nth})
         for k, start, end, a, b, gap, nth in zip(
-            keys[dup].tolist(), datetimes(ts[kept]), datetimes(ts[dup]), kept_ids, dup_ids, gaps,
-            number[dup].tolist(), strict=True,
+            keys.tolist(), datetimes(ts[kept]), datetimes(ts[dup]), kept_ids, dup_ids, gaps,
+            number.tolist(), strict=True,
         )
     ]
+
+
+_NEVER = np.iinfo(np.int64).max
 
 
 def find_matches(pattern: DedupPattern, events: pl.DataFrame) -> MatchResult:
@@ -115,30 +197,34 @@ def find_matches(pattern: DedupPattern, events: pl.DataFrame) -> MatchResult:
     """
     started = time.perf_counter()
     check_events(events, pattern, dict.fromkeys(pattern.fields, "fields"))
+    n = events.height
     ts = times_us(events.get_column(pattern.order_by))
-    key_codes, first_rows = group_codes(events, pattern.partition_by)
-    groups, _ = group_codes(events, [*pattern.partition_by, *pattern.fields])
     order = time_order(ts)
-    walk = np.arange(events.height, dtype=np.int64) if order is None else order
-    kept_of, number, _, _ = _dedup(
-        np.ascontiguousarray(groups[walk]), np.ascontiguousarray(ts[walk]),
-        np.zeros(events.height, dtype=np.int64), pattern.window.microseconds,
-        int(groups.max()) + 1 if events.height else 0,
-    )
-    positions = np.flatnonzero(kept_of >= 0)
-    dup, kept = walk[positions], walk[kept_of[positions]]
-    by_key = np.argsort(key_codes[dup], kind="stable")
-    dup, kept, nth = dup[by_key], kept[by_key], number[positions][by_key]
+    walk = np.arange(n, dtype=np.int64) if order is None else order
+    values = events.select(list(dict.fromkeys([*pattern.partition_by, *pattern.fields])))
+    no_dups = np.zeros(n, dtype=np.int64)
+    window_us = pattern.window.microseconds
+    hashes = array_of(values.hash_rows(seed=HASH_SEED), np.uint64)
+    kept_of, number, _, _ = _dedup(hashes, ts, walk, no_dups, window_us, _NEVER)
+    dup = walk[kept_of[walk] >= 0]
+    # Rows are grouped by hash: a collision shows as a duplicate of a different value (see
+    # the group_codes docstring); without one, the hash grouping decided exactly.
+    if not same_values(values, dup, kept_of[dup]):
+        codes, _ = group_codes_exact(values)
+        kept_of, number, _, _ = _dedup(codes.astype(np.uint64), ts, walk, no_dups, window_us,
+                                       _NEVER)
+        dup = walk[kept_of[walk] >= 0]
     matches: list[Match] = []
     if dup.shape[0]:
+        key_codes, first_rows = group_codes(events, pattern.partition_by, check_rows=dup)
+        dup = dup[np.argsort(key_codes[dup], kind="stable")]
         key_map = key_dicts(events, pattern.partition_by, first_rows, key_codes[dup])
         ids = event_ids(events, id_column(pattern, events.columns))
-        numbers = np.zeros(events.height, dtype=np.int64)
-        numbers[dup] = nth
-        matches = _matches(pattern, dup, kept, numbers, key_codes, ts, ids, key_map.__getitem__)
+        matches = _matches(pattern, dup, kept_of[dup], number[dup], key_codes[dup], ts, ids,
+                           key_map.__getitem__)
     return MatchResult(
         matches=matches,
-        stats={"events": events.height, "matches": len(matches),
+        stats={"events": n, "matches": len(matches),
                "elapsed_ms": (time.perf_counter() - started) * 1000, "path": "dedup"},
     )
 
@@ -160,7 +246,7 @@ class Engine:
     def process(self, chunk: Chunk) -> list[Match]:
         """Consume final events; return one match per duplicate among them."""
         frame = chunk.frame
-        self.keys.update(chunk.keys)
+        self.keys = chunk.keys  # the stream matcher's own map (read only), not a copy
         if frame.height == 0:
             return []
         fields = list(self.pattern.fields)
@@ -171,22 +257,27 @@ class Engine:
             event_ids(frame, chunk.id_column or SEQ_COL),
             pl.lit(0, dtype=pl.Int64).alias(_DUPS),
         )
-        carried = 0 if self.kept is None else self.kept.height
-        table = new if not carried or self.kept is None else pl.concat(
-            [self.kept, new], how="vertical_relaxed"
-        )
-        groups, first = group_codes(table, [KEY_COL, *fields])
-        ts = np.ascontiguousarray(table.get_column(TS).to_numpy(), dtype=np.int64)
-        kept_of, number, kept_at, dups = _dedup(
-            groups, ts, np.ascontiguousarray(table.get_column(_DUPS).to_numpy(), dtype=np.int64),
-            self.pattern.window.microseconds, first.shape[0],
+        if self.kept is not None and self.kept.height:
+            table = pl.concat([self.kept, new], how="vertical_relaxed")
+            table = table[pl.Series(counting_order(table.get_column(KEY_COL).to_numpy()))]
+        else:
+            table = new
+        codes, _ = group_codes(table, [KEY_COL, *fields])
+        ts = array_of(table.get_column(TS), np.int64)
+        window_us = self.pattern.window.microseconds
+        kept_of, number, alive, alive_dups = _dedup(
+            codes.astype(np.uint64), ts, np.arange(table.height, dtype=np.int64),
+            array_of(table.get_column(_DUPS), np.int64),
+            window_us, chunk.watermark_us - window_us,
         )
         dup = np.flatnonzero(kept_of >= 0)
-        keys = np.ascontiguousarray(table.get_column(KEY_COL).to_numpy(), dtype=np.int64)
-        matches = _matches(self.pattern, dup, kept_of[dup], number, keys, ts,
+        keys = table.get_column(KEY_COL).to_numpy()
+        matches = _matches(self.pattern, dup, kept_of[dup], number[dup], keys[dup], ts,
                            table.get_column(ID), self.keys.__getitem__)
-        alive = np.flatnonzero(ts[kept_at] > chunk.watermark_us - self.pattern.window.microseconds)
-        self.kept = table[pl.Series(kept_at[alive])].with_columns(pl.Series(_DUPS, dups[alive]))
+        by_row = np.argsort(alive)
+        self.kept = table[pl.Series(alive[by_row])].with_columns(
+            pl.Series(_DUPS, alive_dups[by_row])
+        )
         return matches
 
     def on_time(self, watermark_us: int) -> list[Match]:
