@@ -14,6 +14,7 @@ MEASURES are evaluated per match when results are read, not during matching.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
@@ -226,6 +227,21 @@ def _runtime_error(status: int, row: int, pattern: MatchRecognizePattern, prepar
     )
 
 
+def _ranges(starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The concatenation of ``range(s, e)`` for each pair, without a Python loop.
+
+    >>> _ranges(np.array([2, 7]), np.array([4, 10])).tolist()
+    [2, 3, 7, 8, 9]
+    """
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    result: npt.NDArray[np.int64] = shift + np.arange(total, dtype=np.int64)
+    return result
+
+
 class _Builder:
     """Turns the VM's arrays into Match objects (with MEASURES) on demand."""
 
@@ -248,40 +264,70 @@ class _Builder:
         }
 
     def build(self) -> list[Match]:
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # building many small objects: the collector would rescan them repeatedly
+        try:
+            return self._build()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _build(self) -> list[Match]:
         m_start, m_end, m_number, m_offset, labels, excluded, keep = self.arrays
         prepared = self.prepared
-        ids = prepared.ids().tolist()
-        times = prepared.times()
-        part_of = np.searchsorted(prepared.part_end, m_start, side="right")
+        chosen = np.flatnonzero(keep)
+        starts, ends = m_start[chosen], m_end[chosen]
+        # Only the rows matches need: their ids, labels and the times of first and last rows.
+        rows = _ranges(starts, ends)
+        label_rows = _ranges(m_offset[chosen], m_offset[chosen + 1])
+        all_ids = prepared.ids()
+        row_ids = all_ids[rows].tolist()
+        row_names = np.array(self.variables, dtype=object)[labels[label_rows]].tolist()
+        row_excluded = excluded[label_rows].tolist()
+        ts = prepared.events.get_column(prepared.order_by)
+        first_rows = prepared.order[starts]
+        last_rows = prepared.order[np.maximum(ends - 1, starts)]
+        first_times = ts.gather(pl.Series(first_rows)).to_list() if len(chosen) else []
+        last_times = ts.gather(pl.Series(last_rows)).to_list() if len(chosen) else []
+        empty_ids = all_ids[starts].tolist()
+        part_of = np.searchsorted(prepared.part_end, starts, side="right").tolist()
+        numbers = m_number[chosen].tolist()
         all_rows = self.pattern.rows_per_match == "ALL"
         rows_cache: dict[int, list[dict[str, Any]]] = {}
         keys: dict[int, dict[str, Any]] = {}
         out: list[Match] = []
-        for i in np.flatnonzero(keep):
-            start, end = int(m_start[i]), int(m_end[i])
-            part = int(part_of[i])
+        at = 0
+        for j, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            part = part_of[j]
             if part not in keys:
                 keys[part] = prepared.key_of(part)
-            names = [self.variables[x] for x in labels[m_offset[i]: m_offset[i + 1]]]
-            shown = list(range(start, end))
+            length = end - start
+            ids = row_ids[at: at + length]
+            names = row_names[at: at + length]
             if all_rows:
-                flags = excluded[m_offset[i]: m_offset[i + 1]]
-                shown = [r for r, flag in zip(range(start, end), flags, strict=True) if not flag]
+                flags = row_excluded[at: at + length]
+                shown = [start + k for k in range(length) if not flags[k]]
+                event_ids = [ids[r - start] for r in shown]
+                classifiers = [names[r - start] for r in shown]
+            else:
+                shown = list(range(start, end))
+                event_ids, classifiers = ids, names
+            at += length
             measures: dict[str, Any] = {}
             row_measures = None
             if self.measures or all_rows:
-                measures, row_measures = self._measures(part, start, end, names, int(m_number[i]),
+                measures, row_measures = self._measures(part, start, end, names, numbers[j],
                                                         shown, rows_cache, all_rows)
             out.append(Match(
                 pattern=self.pattern.name,
                 key=keys[part],
-                start=times[start],
-                end=times[max(end - 1, start)],
-                event_ids=[ids[r] for r in shown],
-                classifiers=[names[r - start] for r in shown],
+                start=first_times[j],
+                end=last_times[j],
+                event_ids=event_ids,
+                classifiers=classifiers,
                 measures=measures,
-                match_number=int(m_number[i]),
-                empty_at=ids[start] if end == start else None,
+                match_number=numbers[j],
+                empty_at=empty_ids[j] if length == 0 else None,
                 row_measures=row_measures,
             ))
         return out
