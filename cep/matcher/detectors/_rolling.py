@@ -18,7 +18,9 @@ both feed the same code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import gc
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,16 +30,15 @@ import numpy.typing as npt
 import polars as pl
 from numba import njit
 
-from cep.errors import EventDataError
 from cep.events import check_fields
 from cep.matcher.frame import prepare_events
 from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk, frame_from_state, frame_to_state
 from cep.model import Pattern
-from cep.results import PartialMatch
 
 __all__ = [
     "ID",
     "KEY",
+    "ROW",
     "TS",
     "KeyBook",
     "Work",
@@ -45,10 +46,11 @@ __all__ = [
     "chunk_work",
     "epoch_us",
     "load_frame",
-    "partial_from_state",
-    "partial_to_state",
+    "paused_gc",
     "save_frame",
+    "segment_starts",
     "stats",
+    "to_datetime",
     "to_datetimes",
     "window_bounds",
 ]
@@ -56,6 +58,7 @@ __all__ = [
 KEY = "__key"
 TS = "__ts"
 ID = "__id"
+ROW = "__row"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Int64Array = npt.NDArray[np.int64]
@@ -66,15 +69,28 @@ class Work:
     """A detector's input rows sorted by key, time and input order.
 
     Attributes:
-        frame: ``__key``, ``__ts``, ``__id`` and the detector's columns, sorted.
+        frame: ``__key``, ``__ts``, the detector's columns, and either ``__id`` (the event ids:
+            streams) or ``__row`` (the input row: batch runs, whose ids are looked up only for
+            the rows that end up in a match), sorted.
         key_of: key number → partition values.
         max_ts: the latest event time among all the events given (microseconds; None if none),
             including events a detector's ``where`` drops.
+        source_ids: batch runs: the id column in input order (None: ids are the row numbers).
     """
 
     frame: pl.DataFrame
     key_of: Callable[[int], dict[str, Any]]
     max_ts: int | None
+    source_ids: pl.Series | None = None
+
+    def ids(self, frame: pl.DataFrame, positions: npt.NDArray[np.int64]) -> list[Any]:
+        """The event ids of rows ``positions`` of ``frame`` (this work frame or rows of it)."""
+        index = pl.Series(positions, dtype=pl.Int64)
+        if ID in frame.columns:
+            ids: list[Any] = frame.get_column(ID).gather(index).to_list()
+            return ids
+        rows = frame.get_column(ROW).gather(index)
+        return rows.to_list() if self.source_ids is None else self.source_ids.gather(rows).to_list()
 
 
 def epoch_us(column: pl.Series) -> pl.Series:
@@ -99,25 +115,30 @@ def batch_work(pattern: Pattern, events: pl.DataFrame, columns: dict[str, pl.Exp
     """
     check_fields(events, dict.fromkeys(fields, pattern.kind))
     prepared = prepare_events(events, pattern.partition_by, pattern.order_by, pattern.id_field)
-    id_expr = (pl.col(prepared.id_column) if prepared.id_column is not None
-               else pl.int_range(pl.len(), dtype=pl.Int64))
-    selected = events.select(id_expr.alias(ID), *(e.alias(n) for n, e in columns.items()))
     n = prepared.height
-    if n > 1 and not bool(np.all(prepared.order[1:] > prepared.order[:-1])):
-        selected = selected[pl.Series(prepared.order)]
-    frame = selected.with_columns(
+    frame = pl.DataFrame([
         pl.Series(KEY, prepared.part_numbers() if n else np.zeros(0, np.int64), dtype=pl.Int64),
         pl.Series(TS, prepared.ts_us, dtype=pl.Int64),
-    )
-    keys: dict[int, dict[str, Any]] = {}
+        pl.Series(ROW, prepared.order, dtype=pl.Int64),
+    ])
+    if columns:
+        selected = events.select(*(e.alias(name) for name, e in columns.items()))
+        if n > 1 and not bool(np.all(prepared.order[1:] > prepared.order[:-1])):
+            selected = selected[pl.Series(prepared.order)]
+        frame = pl.concat([frame, selected], how="horizontal")
+    keys: list[dict[str, Any]] = []
 
     def key_of(number: int) -> dict[str, Any]:
-        found = keys.get(number)
-        if found is None:
-            found = keys[number] = prepared.key_of(number)
-        return found
+        if not keys:  # every key at once: one gather instead of a row lookup per key
+            if prepared.partition_by:
+                first_rows = pl.Series(prepared.order[prepared.part_start])
+                keys.extend(events.select(prepared.partition_by)[first_rows].to_dicts())
+            else:
+                keys.append({})
+        return keys[number]
 
-    return Work(frame, key_of, int(prepared.ts_us.max()) if n else None)
+    source = None if prepared.id_column is None else events.get_column(prepared.id_column)
+    return Work(frame, key_of, int(prepared.ts_us.max()) if n else None, source)
 
 
 def chunk_work(chunk: Chunk, columns: dict[str, pl.Expr], fields: Sequence[str] = ()) -> Work:
@@ -139,14 +160,30 @@ def chunk_work(chunk: Chunk, columns: dict[str, pl.Expr], fields: Sequence[str] 
 
 def to_datetimes(us: npt.NDArray[np.int64] | Sequence[int]) -> list[datetime]:
     """Microseconds since the epoch as UTC datetimes."""
-    series = pl.Series(np.asarray(us, dtype=np.int64), dtype=pl.Int64)
-    out: list[datetime] = series.cast(pl.Datetime("us", "UTC")).to_list()
-    return out
+    epoch, step = _EPOCH, timedelta
+    return [epoch + step(microseconds=x) for x in np.asarray(us, dtype=np.int64).tolist()]
 
 
 def to_datetime(us: int) -> datetime:
     """One time in microseconds since the epoch as a UTC datetime."""
     return _EPOCH + timedelta(microseconds=us)
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many result objects are built.
+
+    Tens of thousands of matches (each a few lists and a dict) trigger full collections that
+    walk every live object, which can double the build time; these objects form no cycles, so
+    nothing is lost by collecting later.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def stats(events: int, matches: int, started: float, path: str) -> dict[str, Any]:
@@ -179,25 +216,6 @@ def _unplain(value: Any) -> Any:
     if isinstance(value, dict) and "__datetime" in value:
         return datetime.fromisoformat(value["__datetime"])
     return value
-
-
-def partial_to_state(p: PartialMatch) -> dict[str, Any]:
-    """A partial match as JSON-safe values."""
-    return {"key": {k: _plain(v) for k, v in p.key.items()}, "step": p.step_reached,
-            "ids": [_plain(i) for i in p.event_ids], "labels": list(p.classifiers),
-            "started": None if p.started is None else p.started.isoformat(),
-            "ended": None if p.ended is None else p.ended.isoformat(), "reason": p.reason}
-
-
-def partial_from_state(name: str, d: dict[str, Any]) -> PartialMatch:
-    """The partial match saved by :func:`partial_to_state`."""
-    return PartialMatch(
-        pattern=name, key={k: _unplain(v) for k, v in d["key"].items()}, step_reached=d["step"],
-        event_ids=[_unplain(i) for i in d["ids"]], classifiers=list(d["labels"]),
-        started=None if d["started"] is None else datetime.fromisoformat(d["started"]),
-        ended=None if d["ended"] is None else datetime.fromisoformat(d["ended"]),
-        reason=d["reason"],
-    )
 
 
 class KeyBook:

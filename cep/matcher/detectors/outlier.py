@@ -28,7 +28,11 @@ Semantics, per key, events in time order (equal times in input order):
 The z-score is vectorised: running sums of x - c and (x - c)² per key (c = the key's first
 value, which keeps the sums small and is known to a stream from the key's first event) give
 every baseline's mean and variance from two differences, with the window starts found in one
-O(n) pass. IQR and MAD keep each key's baseline sorted in a compiled sliding loop.
+O(n) pass. A stream carries the same sums, so its numbers are bit-for-bit the batch run's.
+Accuracy: a variance far below the rounding error of the sums (values that vary only in their
+last digits while sitting far from the key's first value) may read as 0 or lose digits; a
+constant baseline is always detected exactly (no value changes inside it). IQR and MAD keep each
+key's baseline sorted in a compiled sliding loop.
 
 Worked example (zscore, k = 3, baseline 10 s, min_samples 3; one key):
 
@@ -65,7 +69,6 @@ from numba import njit
 from cep.errors import UnsupportedFeature
 from cep.events import require_numeric
 from cep.matcher.detectors._rolling import (
-    ID,
     KEY,
     TS,
     KeyBook,
@@ -73,6 +76,7 @@ from cep.matcher.detectors._rolling import (
     batch_work,
     chunk_work,
     load_frame,
+    paused_gc,
     save_frame,
     segment_starts,
     stats,
@@ -160,11 +164,65 @@ def _mad(s: Any, m: int, med: float) -> float:  # pragma: no cover
 
 
 @njit(cache=True)
-def _sorted_stats(key: Any, v: Any, lo: Any, hi: Any, want: Any, mad: bool) -> Any:  # pragma: no cover
-    """(Q1, Q3) or (median, MAD) of each wanted row's baseline rows [lo, hi), kept sorted."""
+def _zscore_rows(key: Any, v: Any, y: Any, shift: Any, pe1: Any, pe2: Any, lo: Any, hi: Any,
+                 want: Any, k: float) -> Any:  # pragma: no cover
+    """Outlying wanted rows: position, mean, std, z (NaN when std is 0)."""
     n = key.shape[0]
-    a = np.full(n, np.nan)
-    b = np.full(n, np.nan)
+    changes = np.zeros(n, dtype=np.int64)
+    c = 0
+    for i in range(1, n):
+        if key[i] == key[i - 1] and v[i] != v[i - 1]:
+            c += 1
+        changes[i] = c
+    rows = np.empty(n, dtype=np.int64)
+    mean_o = np.empty(n, dtype=np.float64)
+    std_o = np.empty(n, dtype=np.float64)
+    z_o = np.empty(n, dtype=np.float64)
+    found = 0
+    for i in range(n):
+        if not want[i]:
+            continue
+        a = lo[i]
+        b = hi[i]
+        m = b - a
+        if changes[b - 1] == changes[a]:  # constant baseline: exactly no spread
+            mean = v[a]
+            std = 0.0
+            dev = abs(v[i] - mean)
+        else:
+            s1 = pe1[b] - pe1[a]
+            s2 = pe2[b] - pe2[a]
+            mean_y = s1 / m
+            var = (s2 - s1 * mean_y) / (m - 1)
+            std = np.sqrt(var) if var > 0.0 else 0.0
+            mean = mean_y + shift[key[i]]
+            dev = abs(y[i] - mean_y)
+        if std == 0.0:
+            if not dev > 0.0:
+                continue
+            z = np.nan
+        else:
+            z = dev / std
+            if not z > k:
+                continue
+        rows[found] = i
+        mean_o[found] = mean
+        std_o[found] = std
+        z_o[found] = z
+        found += 1
+    return rows[:found], mean_o[:found], std_o[:found], z_o[:found]
+
+
+@njit(cache=True)
+def _spread_rows(key: Any, v: Any, lo: Any, hi: Any, want: Any, mad: bool,
+                 k: float) -> Any:  # pragma: no cover
+    """Outlying wanted rows by IQR or MAD over each baseline [lo, hi), kept sorted as the window
+    slides: position, (Q1, Q3) or (median, MAD)."""
+    n = key.shape[0]
+    rows = np.empty(n, dtype=np.int64)
+    a_o = np.empty(n, dtype=np.float64)
+    b_o = np.empty(n, dtype=np.float64)
+    found = 0
     buf = np.empty(max(n, 1), dtype=np.float64)
     m = 0
     cl = 0
@@ -188,16 +246,23 @@ def _sorted_stats(key: Any, v: Any, lo: Any, hi: Any, want: Any, mad: bool) -> A
             buf[p : m - 1] = buf[p + 1 : m].copy()
             m -= 1
             cl += 1
-        if m == 0:
-            continue
+        x = v[i]
         if mad:
-            med = _quantile(buf, m, 0.5)
-            a[i] = med
-            b[i] = _mad(buf, m, med)
+            a = _quantile(buf, m, 0.5)
+            b = _mad(buf, m, a)
+            dev = abs(x - a)
+            out = dev > 0.0 if b == 0.0 else dev / (1.4826 * b) > k
         else:
-            a[i] = _quantile(buf, m, 0.25)
-            b[i] = _quantile(buf, m, 0.75)
-    return a, b
+            a = _quantile(buf, m, 0.25)
+            b = _quantile(buf, m, 0.75)
+            iqr = b - a
+            out = x < a - k * iqr or x > b + k * iqr
+        if out:
+            rows[found] = i
+            a_o[found] = a
+            b_o[found] = b
+            found += 1
+    return rows[:found], a_o[:found], b_o[:found]
 
 
 # --- the detector -----------------------------------------------------------------------------
@@ -238,7 +303,8 @@ class _Found:
     measures: dict[str, npt.NDArray[Any]]
 
 
-def _detect(p: OutlierPattern, base: _Baseline, key: I64, ts: I64, v: F64) -> _Found:
+def _detect(p: OutlierPattern, base: _Baseline, key: I64, ts: I64, v: F64,
+            keep_state: bool = True) -> _Found:
     """Decide every new row (sorted by key, time); update ``base`` for the next chunk."""
     n_new = key.shape[0]
     if n_new == 0:
@@ -247,13 +313,16 @@ def _detect(p: OutlierPattern, base: _Baseline, key: I64, ts: I64, v: F64) -> _F
     starts = segment_starts(key)
     unseen = np.isnan(base.shift[key[starts]])
     base.shift[key[starts[unseen]]] = v[starts[unseen]]
-    if base.key.shape[0]:
-        all_key = np.concatenate([base.key, key])
+    order = None
+    mine = np.isin(base.key, key[starts])  # the carried rows of the keys in this chunk
+    if mine.any():
+        n_old = int(mine.sum())
+        all_key = np.concatenate([base.key[mine], key])
         order = np.argsort(all_key, kind="stable")
         ck = all_key[order]
-        cts = np.concatenate([base.ts, ts])[order]
-        cv = np.concatenate([base.v, v])[order]
-        new_pos = np.concatenate([np.full(base.key.shape[0], -1, np.int64),
+        cts = np.concatenate([base.ts[mine], ts])[order]
+        cv = np.concatenate([base.v[mine], v])[order]
+        new_pos = np.concatenate([np.full(n_old, -1, np.int64),
                                   np.arange(n_new, dtype=np.int64)])[order]
         is_new = new_pos >= 0
     else:
@@ -265,94 +334,51 @@ def _detect(p: OutlierPattern, base: _Baseline, key: I64, ts: I64, v: F64) -> _F
     count = hi - lo
     want = is_new & (count >= p.min_samples)
     k = float(p.threshold)
+    pe1 = pe2 = np.zeros(0)
     if p.method == "zscore":
         y = cv - base.shift[ck]
         pe1, pe2 = _continue_sums(ck, is_new, y, base.tot1, base.tot2)
-        if base.key.shape[0]:
+        if order is not None:
             old = ~is_new
-            pe1[old] = np.concatenate([base.pe1, np.zeros(n_new)])[order][old]
-            pe2[old] = np.concatenate([base.pe2, np.zeros(n_new)])[order][old]
-        found = _zscore(k, ck, cv, y, base.shift[ck], pe1, pe2, lo, hi, want)
-        extra: tuple[F64, ...] = (pe1, pe2)
+            pe1[old] = np.concatenate([base.pe1[mine], np.zeros(n_new)])[order][old]
+            pe2[old] = np.concatenate([base.pe2[mine], np.zeros(n_new)])[order][old]
+        rows, mean, std, z = _zscore_rows(ck, cv, y, base.shift, pe1, pe2, lo, hi, want, k)
+        measures = {"value": cv[rows], "mean": mean, "std": std, "z": z}
     else:
-        a, b = _sorted_stats(ck, cv, lo, hi, want, p.method == "mad")
-        found = _spread(p.method, k, cv, a, b, count, want)
-        extra = (np.zeros(0), np.zeros(0))
-    _keep_context(base, width, ck, cts, cv, *extra)
-    found.rows = new_pos[found.rows]
-    return found
+        rows, a, b = _spread_rows(ck, cv, lo, hi, want, p.method == "mad", k)
+        x = cv[rows]
+        if p.method == "iqr":
+            iqr = b - a
+            measures = {"value": x, "q1": a, "q3": b, "iqr": iqr, "lower": a - k * iqr,
+                        "upper": b + k * iqr}
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = np.where(b == 0.0, np.nan, np.abs(x - a) / (_MAD_SCALE * b))
+            measures = {"value": x, "median": a, "mad": b, "score": score}
+    measures["samples"] = count[rows]
+    if keep_state:
+        _keep_context(base, ~mine, width, ck, cts, cv, pe1, pe2)
+    return _Found(new_pos[rows], measures)
 
 
-def _zscore(k: float, key: I64, v: F64, y: F64, shift: F64, pe1: F64, pe2: F64, lo: I64,
-            hi: I64, want: npt.NDArray[np.bool_]) -> _Found:
-    rows = np.flatnonzero(want)
-    a, b = lo[rows], hi[rows]
-    n = (b - a).astype(np.float64)
-    # The baseline is constant exactly when no value changes inside it.
-    changed = np.zeros(key.shape[0], dtype=np.int64)
-    if key.shape[0] > 1:
-        changed[1:] = (v[1:] != v[:-1]) & (key[1:] == key[:-1])
-    changes = np.cumsum(changed)
-    constant = changes[b - 1] == changes[a]
-    s1 = pe1[b] - pe1[a]
-    s2 = pe2[b] - pe2[a]
-    mean_y = s1 / n
-    var = np.maximum((s2 - s1 * mean_y) / (n - 1), 0.0)
-    std = np.where(constant, 0.0, np.sqrt(var))
-    mean = np.where(constant, v[a], mean_y + shift[rows])
-    x = v[rows]
-    dev = np.where(constant, np.abs(x - mean), np.abs(y[rows] - mean_y))
-    zero = std == 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(zero, np.inf, dev / np.where(zero, 1.0, std))
-    out = np.where(zero, dev > 0.0, z > k)
-    sel = rows[out]
-    z_out = z[out]
-    return _Found(sel, {
-        "value": x[out], "mean": mean[out], "std": std[out],
-        "z": np.where(np.isinf(z_out), np.nan, z_out), "samples": (b - a)[out],
-    })
-
-
-def _spread(method: str, k: float, v: F64, a: F64, b: F64, count: I64,
-            want: npt.NDArray[np.bool_]) -> _Found:
-    rows = np.flatnonzero(want)
-    x, a, b = v[rows], a[rows], b[rows]
-    if method == "iqr":
-        iqr = b - a
-        lower = a - k * iqr
-        upper = b + k * iqr
-        out = (x < lower) | (x > upper)
-        return _Found(rows[out], {"value": x[out], "q1": a[out], "q3": b[out], "iqr": iqr[out],
-                                  "lower": lower[out], "upper": upper[out],
-                                  "samples": count[rows][out]})
-    dev = np.abs(x - a)
-    zero = b == 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.where(zero, np.nan, dev / (_MAD_SCALE * np.where(zero, 1.0, b)))
-    out = np.where(zero, dev > 0.0, score > k)
-    return _Found(rows[out], {"value": x[out], "median": a[out], "mad": b[out],
-                              "score": score[out], "samples": count[rows][out]})
-
-
-def _keep_context(base: _Baseline, width: int, key: I64, ts: I64, v: F64, pe1: F64,
-                  pe2: F64) -> None:
-    """Keep the rows a later event's baseline can still contain."""
+def _keep_context(base: _Baseline, others: npt.NDArray[np.bool_], width: int, key: I64, ts: I64,
+                  v: F64, pe1: F64, pe2: F64) -> None:
+    """Keep the rows a later event's baseline can still contain: those of the other keys, and
+    of this chunk's keys the rows with time > the key's latest time - baseline."""
     starts = segment_starts(key)
     ends = np.append(starts[1:], key.shape[0])
     last = np.repeat(ts[ends - 1], ends - starts)
     keep = ts > last - width
-    base.key, base.ts, base.v = key[keep], ts[keep], v[keep]
+    base.key = np.concatenate([base.key[others], key[keep]])
+    base.ts = np.concatenate([base.ts[others], ts[keep]])
+    base.v = np.concatenate([base.v[others], v[keep]])
     if pe1.shape[0]:
-        base.pe1, base.pe2 = pe1[keep], pe2[keep]
+        base.pe1 = np.concatenate([base.pe1[others], pe1[keep]])
+        base.pe2 = np.concatenate([base.pe2[others], pe2[keep]])
 
 
 def _columns(p: OutlierPattern) -> dict[str, pl.Expr]:
     return {_V: pl.col(p.value_field).cast(pl.Float64)}
-
-
-def _usable(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(pl.col(_V).is_finite())
 
 
 def _float(x: Any) -> float | None:
@@ -364,8 +390,7 @@ def _matches(p: OutlierPattern, frame: pl.DataFrame, found: _Found, work: Work) 
     rows = found.rows
     if rows.shape[0] == 0:
         return []
-    index = pl.Series(rows)
-    ids = frame.get_column(ID).gather(index).to_list()
+    ids = work.ids(frame, rows)
     keys = frame.get_column(KEY).to_numpy()[rows].tolist()
     times = to_datetimes(frame.get_column(TS).to_numpy()[rows])
     columns = {name: (values.tolist() if name == "samples" else [_float(x) for x in values])
@@ -373,19 +398,23 @@ def _matches(p: OutlierPattern, frame: pl.DataFrame, found: _Found, work: Work) 
     fixed = {"threshold": float(p.threshold), "baseline_s": p.baseline.seconds}
     names = list(columns)
     out = []
-    for m in range(rows.shape[0]):
-        measures: dict[str, Any] = {name: columns[name][m] for name in names}
-        measures.update(fixed)
-        out.append(Match(p.name, work.key_of(keys[m]), times[m], times[m], [ids[m]], ["outlier"],
-                         measures))
+    with paused_gc():
+        for m in range(rows.shape[0]):
+            measures: dict[str, Any] = {name: columns[name][m] for name in names}
+            measures.update(fixed)
+            out.append(Match(p.name, work.key_of(keys[m]), times[m], times[m], [ids[m]],
+                             ["outlier"], measures))
     return out
 
 
-def _run(p: OutlierPattern, base: _Baseline, work: Work) -> list[Match]:
-    frame = _usable(work.frame)
+def _run(p: OutlierPattern, base: _Baseline, work: Work, keep_state: bool = True) -> list[Match]:
+    frame = work.frame
+    v = frame.get_column(_V)
+    if v.null_count() or not v.is_finite().all():
+        frame = frame.filter(v.is_finite())
     found = _detect(
         p, base, frame.get_column(KEY).to_numpy(), frame.get_column(TS).to_numpy(),
-        frame.get_column(_V).to_numpy(),
+        frame.get_column(_V).to_numpy(), keep_state,
     )
     return _matches(p, frame, found, work)
 
@@ -400,7 +429,7 @@ def find_matches(pattern: OutlierPattern, events: pl.DataFrame) -> MatchResult:
     started = time.perf_counter()
     events = require_numeric(events, pattern.value_field)
     work = batch_work(pattern, events, _columns(pattern), [pattern.value_field])
-    matches = _run(pattern, _Baseline.empty(), work)
+    matches = _run(pattern, _Baseline.empty(), work, keep_state=False)
     path = "vectorised" if pattern.method == "zscore" else "compiled"
     return MatchResult(matches=matches, stats=stats(events.height, len(matches), started, path))
 
@@ -460,7 +489,9 @@ class Engine:
         engine = cls(pattern)
         engine.keys = KeyBook.from_state(state["keys"])
         per_key, rows, sums = (load_frame(state[n]) for n in ("per_key", "rows", "sums"))
-        assert per_key is not None and rows is not None and sums is not None
+        assert per_key is not None
+        assert rows is not None
+        assert sums is not None
 
         def col(frame: pl.DataFrame, name: str, dtype: Any) -> Any:
             return frame.get_column(name).to_numpy().astype(dtype, copy=True)

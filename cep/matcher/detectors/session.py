@@ -56,6 +56,7 @@ the last session, whose deadline min(100 + 10, 100 + 30) = 110 s is after the la
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from typing import Any
 
@@ -71,15 +72,12 @@ from cep.matcher.detectors._rolling import (
     KEY,
     TS,
     KeyBook,
-    Work,
     batch_work,
     chunk_work,
     load_frame,
-    partial_from_state,
-    partial_to_state,
+    paused_gc,
     save_frame,
     stats,
-    to_datetime,
     to_datetimes,
 )
 from cep.matcher.stream import Chunk
@@ -267,7 +265,7 @@ def _aggregate(name: str, agg: E.Agg, column: pl.Series, s: _Sessions) -> pl.Ser
         if agg.func in ("SUM", "AVG"):
             raise EventDataError(f"{E.to_sql(agg)} needs numbers; its argument is {dtype}")
         session = np.repeat(np.arange(s.start.shape[0]), s.end - s.start)
-        frame = pl.DataFrame({"s": session, "x": column})
+        frame = pl.DataFrame({"s": session, "x": column.gather(pl.Series(_ranges(s.start, s.end)))})
         grouped = frame.group_by("s", maintain_order=True).agg(
             pl.col("x").min() if agg.func == "MIN" else pl.col("x").max())
         return grouped.get_column("x").alias(name)
@@ -296,8 +294,20 @@ def _table(c: _Compiled, rows: pl.DataFrame, s: _Sessions) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
+def _stream_ids(frame: pl.DataFrame, positions: I64) -> list[Any]:
+    ids: list[Any] = frame.get_column(ID).gather(pl.Series(positions)).to_list()
+    return ids
+
+
+def _ranges(start: I64, end: I64) -> I64:
+    """The rows start[0]..end[0]-1, start[1]..end[1]-1, ... as one array."""
+    counts = end - start
+    return np.repeat(start - np.cumsum(np.append(0, counts[:-1])), counts) + np.arange(
+        int(counts.sum()), dtype=np.int64)
+
+
 def _emit(p: SessionPattern, c: _Compiled, rows: pl.DataFrame, s: _Sessions,
-          chosen: npt.NDArray[np.bool_], key_of: Any, pending: bool = False
+          chosen: npt.NDArray[np.bool_], key_of: Any, ids_of: Any, pending: bool = False
           ) -> list[Any]:
     """Matches (or pending partial matches) of the chosen sessions that satisfy ``having``."""
     if not chosen.any():
@@ -312,36 +322,31 @@ def _emit(p: SessionPattern, c: _Compiled, rows: pl.DataFrame, s: _Sessions,
         return []
     table = table.filter(pl.Series(keep))
     picked = picked.pick(keep)
-    ids = rows.get_column(ID).to_list()
+    ids = ids_of(rows, _ranges(picked.start, picked.end))
+    offsets = np.append(0, np.cumsum(picked.end - picked.start)).tolist()
     starts = to_datetimes(picked.first_ts)
+    bounds = itertools.pairwise(offsets)
+    keys = [key_of(k) for k in picked.key.tolist()]
+    if pending:
+        deadlines = to_datetimes(picked.deadline(c))
+        return [PartialMatch(p.name, key, "open", ids[a:b], ["event"] * (b - a), start, deadline,
+                             "pending")
+                for key, start, deadline, (a, b) in zip(keys, starts, deadlines, bounds,
+                                                        strict=True)]
+    names = [*SESSION_MEASURES, *(name for name, _ in c.aggregates)]
+    measures = table.select(pl.col(n).alias(c.labels.get(n, n)) for n in names).to_dicts()
     ends = to_datetimes(picked.last_ts)
-    measure_names = [*SESSION_MEASURES, *(name for name, _ in c.aggregates)]
-    shown = [c.labels.get(name, name) for name in measure_names]
-    values = [table.get_column(name).to_list() for name in measure_names]
-    deadlines = picked.deadline(c).tolist()
-    out: list[Any] = []
-    for m in range(picked.start.shape[0]):
-        a, b = int(picked.start[m]), int(picked.end[m])
-        key = key_of(int(picked.key[m]))
-        if pending:
-            out.append(PartialMatch(p.name, key, "open", ids[a:b], ["event"] * (b - a), starts[m],
-                                    to_datetime(deadlines[m]), "pending"))
-            continue
-        measures = {label: column[m] for label, column in zip(shown, values, strict=True)}
-        out.append(Match(p.name, key, starts[m], ends[m], ids[a:b], ["event"] * (b - a),
-                         measures))
-    return out
+    with paused_gc():
+        return [Match(p.name, key, start, end, ids[a:b], ["event"] * (b - a), m)
+                for key, start, end, (a, b), m in zip(keys, starts, ends, bounds, measures,
+                                                      strict=True)]
 
 
 def _select_rows(rows: pl.DataFrame, s: _Sessions, chosen: npt.NDArray[np.bool_]) -> pl.DataFrame:
     """The rows of the chosen sessions."""
     if not chosen.any():
         return rows.clear()
-    a, b = s.start[chosen], s.end[chosen]
-    counts = b - a
-    index = np.repeat(a - np.cumsum(np.append(0, counts[:-1])), counts) + np.arange(
-        int(counts.sum()), dtype=np.int64)
-    return rows[pl.Series(index)]
+    return rows[pl.Series(_ranges(s.start[chosen], s.end[chosen]))]
 
 
 def _qualifying(c: _Compiled, frame: pl.DataFrame) -> pl.DataFrame:
@@ -366,8 +371,8 @@ def find_matches(pattern: SessionPattern, events: pl.DataFrame) -> MatchResult:
     closed = ~s.last_of_key()
     if work.max_ts is not None:
         closed |= s.deadline(c) <= work.max_ts
-    matches = _emit(pattern, c, rows, s, closed, work.key_of)
-    pending = _emit(pattern, c, rows, s, ~closed, work.key_of, pending=True)
+    matches = _emit(pattern, c, rows, s, closed, work.key_of, work.ids)
+    pending = _emit(pattern, c, rows, s, ~closed, work.key_of, work.ids, pending=True)
     return MatchResult(matches=matches, pending=pending,
                        stats=stats(events.height, len(matches), started, "vectorised"))
 
@@ -384,23 +389,21 @@ class Engine:
         self.pattern = pattern
         self.compiled = _compile(pattern)
         self.keys = KeyBook()
-        self.open: pl.DataFrame | None = None  # rows of the open sessions, sorted by key, time
+        self.open: pl.DataFrame | None = None  # rows of the open sessions, in time order per key
         self.deadline: dict[int, int] = {}
         self.max_ts: int | None = None
-        self.finished_pending: list[PartialMatch] | None = None
         self.timed_out: list[PartialMatch] = []
 
     @property
     def pending(self) -> list[PartialMatch]:
         """The open sessions that satisfy ``having`` as they stand (``ended`` = the deadline)."""
-        if self.finished_pending is not None:
-            return self.finished_pending
         if self.open is None or self.open.height == 0:
             return []
-        s = _sessions(self.compiled, self.open)
-        out: list[PartialMatch] = _emit(self.pattern, self.compiled, self.open, s,
+        rows = self.open.sort(KEY, maintain_order=True)
+        s = _sessions(self.compiled, rows)
+        out: list[PartialMatch] = _emit(self.pattern, self.compiled, rows, s,
                                         np.ones(s.start.shape[0], dtype=np.bool_), self.keys,
-                                        pending=True)
+                                        _stream_ids, pending=True)
         return out
 
     def process(self, chunk: Chunk) -> list[Match]:
@@ -425,9 +428,7 @@ class Engine:
         limit = self.max_ts
         if now_us is not None:
             limit = now_us if limit is None else max(now_us, limit)
-        out = [] if limit is None else self._close(lambda d: d <= limit)
-        self.finished_pending = self.pending
-        return out
+        return [] if limit is None else self._close(lambda d: d <= limit)
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state."""
@@ -437,8 +438,6 @@ class Engine:
             "open": save_frame(self.open),
             "deadline": [[k, d] for k, d in self.deadline.items()],
             "max_ts": self.max_ts,
-            "finished_pending": None if self.finished_pending is None else [
-                partial_to_state(x) for x in self.finished_pending],
         }
 
     @classmethod
@@ -452,9 +451,6 @@ class Engine:
         engine.open = load_frame(state["open"])
         engine.deadline = {int(k): int(d) for k, d in state["deadline"]}
         engine.max_ts = state["max_ts"]
-        if state["finished_pending"] is not None:
-            engine.finished_pending = [partial_from_state(pattern.name, d)
-                                       for d in state["finished_pending"]]
         return engine
 
     # --- internals ----------------------------------------------------------------------------
@@ -471,7 +467,7 @@ class Engine:
         deadline = s.deadline(c)
         last = s.last_of_key()
         closed = ~last | (deadline < watermark_us)
-        out: list[Match] = _emit(self.pattern, c, rows, s, closed, self.keys)
+        out: list[Match] = _emit(self.pattern, c, rows, s, closed, self.keys, _stream_ids)
         still = ~closed
         kept = _select_rows(rows, s, still)
         for k in s.key[last].tolist():
@@ -491,5 +487,6 @@ class Engine:
         self.open = self.open.filter(~mine)
         s = _sessions(self.compiled, rows)
         out: list[Match] = _emit(self.pattern, self.compiled, rows, s,
-                                 np.ones(s.start.shape[0], dtype=np.bool_), self.keys)
+                                 np.ones(s.start.shape[0], dtype=np.bool_), self.keys,
+                                 _stream_ids)
         return out

@@ -72,7 +72,6 @@ import polars as pl
 from cep.errors import UnsupportedFeature
 from cep.events import require_numeric
 from cep.matcher.detectors._rolling import (
-    ID,
     KEY,
     TS,
     KeyBook,
@@ -80,6 +79,7 @@ from cep.matcher.detectors._rolling import (
     batch_work,
     chunk_work,
     load_frame,
+    paused_gc,
     save_frame,
     segment_starts,
     stats,
@@ -200,24 +200,28 @@ def _matches(p: TrendPattern, rows: pl.DataFrame, ends: I64, work: Work) -> list
         return []
     n_need = p.count
     spans = (ends[:, None] + np.arange(1 - n_need, 1, dtype=np.int64)[None, :]).ravel()
-    ids = rows.get_column(ID).gather(pl.Series(spans)).to_list()
+    ids = work.ids(rows, spans)
     ts = rows.get_column(TS).to_numpy()
     starts = to_datetimes(ts[ends - (n_need - 1)])
     stops = to_datetimes(ts[ends])
     v = rows.get_column(_V).to_numpy()
-    firsts = v[ends - (n_need - 1)].tolist()
-    lasts = v[ends].tolist()
-    keys = rows.get_column(KEY).to_numpy()[ends].tolist()
-    labels = [p.direction] * n_need
-    out = []
-    for m in range(ends.shape[0]):
-        a, b = firsts[m], lasts[m]
-        measures = {"count": n_need, "first": a, "last": b, "change": b - a,
-                    "change_pct": None if a == 0 else (b - a) / abs(a) * 100,
-                    "tolerance_pct": p.tolerance_pct}
-        out.append(Match(p.name, work.key_of(keys[m]), starts[m], stops[m],
-                         ids[m * n_need:(m + 1) * n_need], list(labels), measures))
-    return out
+    first = v[ends - (n_need - 1)]
+    last = v[ends]
+    change = last - first
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(first == 0, np.nan, change / np.abs(first) * 100)
+    keys = [work.key_of(k) for k in rows.get_column(KEY).to_numpy()[ends].tolist()]
+    labels: list[str] = [p.direction] * n_need
+    name, tol = p.name, p.tolerance_pct
+    values = zip(keys, starts, stops, first.tolist(), last.tolist(), change.tolist(),
+                 pct.tolist(), strict=True)
+    with paused_gc():
+        return [
+            Match(name, key, start, stop, ids[m * n_need:(m + 1) * n_need], labels.copy(),
+                  {"count": n_need, "first": a, "last": b, "change": d,
+                   "change_pct": None if c != c else c, "tolerance_pct": tol})
+            for m, (key, start, stop, a, b, d, c) in enumerate(values)
+        ]
 
 
 def _run(p: TrendPattern, carry: _Carry, work: Work) -> list[Match]:
