@@ -1161,8 +1161,9 @@ class VelocityPattern(PatternBase):
 class TrendPattern(PatternBase):
     """``count`` consecutive rising, falling or flat values of ``value_field``.
 
-    up: each value > previous × (1 - tol) and the run's last value > its first; down is
-    symmetric; flat: |v - prev| <= tol × |prev|, with tol = tolerance_pct / 100. One match when a
+    up: each value > previous − tol × |previous| (= previous × (1 − tol) for non-negative
+    values) and the run's last value > its first; down is symmetric; flat:
+    |v − prev| <= tol × |prev|, with tol = tolerance_pct / 100. One match when a
     run reaches ``count`` values; a new one only after the run breaks.
     """
 
@@ -1215,7 +1216,7 @@ class SessionPattern(PatternBase):
             return value
         from cep import expr as cx
 
-        node = _check_sql("", value, kind="expression", aggregates=True)
+        node = _check_sql("", value, kind="condition", aggregates=True)
         inside = {id(c) for sub in cx.walk(node) if isinstance(sub, cx.Agg) for c in cx.walk(sub)}
         for sub in cx.walk(node):
             if (
