@@ -13,6 +13,14 @@ from cep.matcher import find_matches
 from cep.model import Pattern, parse_pattern
 from ui import state
 from ui.inputs import EVENT_EXTENSIONS, PATTERN_EXTENSIONS, decode_text, pattern_format
+from ui.kind_forms import (
+    KIND_FORM_SOURCE,
+    MODE_KIND,
+    check_kind_pattern,
+    order_by_of,
+    render_kind_check,
+    render_kind_form,
+)
 from ui.replay import (
     DEFAULT_BATCH_SIZE,
     compare_with_batch,
@@ -140,7 +148,7 @@ def run_test(
     """Parse, load, match (or replay), and keep the outcome; each step shows its own error.
 
     Args:
-        pattern_input: the pattern text, or the sequence form's JSON value.
+        pattern_input: the pattern text, or the JSON value of a form (sequence or detector).
         source: the file the text came from (None: pasted), or the form.
         events: the events source for `load_events`.
         events_label: the events' name in messages.
@@ -262,24 +270,34 @@ with pattern_col:
     st.subheader("1 · Pattern", anchor=False)
     mode = st.segmented_control(
         "Pattern from",
-        MODES,
+        (*MODES, MODE_KIND),
         default=MODE_TEXT,
         required=True,
         key=state.TEST_PATTERN_MODE,
         help="Text or file: paste a pattern, upload one, or load the sample. Build a sequence: "
-        "fill in a form, step by step, for a pattern of kind sequence (Flink CEP semantics).",
+        "fill in a form, step by step, for a pattern of kind sequence (Flink CEP semantics). "
+        "Build a detector: pick one of the 11 detector kinds (absence, count threshold, "
+        "velocity, trend, outlier, session, dedup, geofence, temporal correlation, heartbeat, "
+        "state machine) and fill in its settings.",
         persist_state="session",
     )
     form_data: dict[str, Any] | None = None
     pattern_text, source = "", None
-    if mode == MODE_FORM:
+    if mode in (MODE_FORM, MODE_KIND):
         columns: list[str] = []
         columns_note: str | None = "Choose or upload events to pick fields from a list."
         if events is not None:
-            order_by = str(st.session_state.get(state.TEST_SEQ_ORDER_BY) or "ts")
+            order_by = (
+                str(st.session_state.get(state.TEST_SEQ_ORDER_BY) or "ts")
+                if mode == MODE_FORM
+                else order_by_of(st.session_state)
+            )
             data = events.getvalue() if hasattr(events, "getvalue") else events
             columns, columns_note = event_fields(events_id, data, events_label, order_by)
-        form_data = render_sequence_form(columns, columns_note)
+        if mode == MODE_FORM:
+            form_data = render_sequence_form(columns, columns_note)
+        else:
+            form_data = render_kind_form(columns, columns_note)
     else:
         st.file_uploader(
             "Pattern file",
@@ -317,7 +335,10 @@ with pattern_col:
 if form_data is not None:
     with events_col:
         st.subheader("Pattern check", anchor=False)
-        render_pattern_check(*check_form_pattern(form_data))
+        if mode == MODE_FORM:
+            render_pattern_check(*check_form_pattern(form_data))
+        else:
+            render_kind_check(*check_kind_pattern(form_data))
 
 with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
     run_clicked = st.button(
@@ -363,9 +384,9 @@ with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
             persist_state="session",
         )
 
-if mode == MODE_FORM:
+if mode in (MODE_FORM, MODE_KIND):
     pattern_input: str | dict[str, Any] = form_data or {}
-    pattern_source: str | None = FORM_SOURCE
+    pattern_source: str | None = FORM_SOURCE if mode == MODE_FORM else KIND_FORM_SOURCE
     pattern_key: object = json.dumps(form_data, sort_keys=True)
 else:
     pattern_input, pattern_source, pattern_key = pattern_text, source, (pattern_text, source)
@@ -385,11 +406,16 @@ elif run_clicked:
             run_test(pattern_input, pattern_source, events, events_label, inputs)
 elif state.TEST_OUTCOME not in st.session_state:
     empty_state(
-        "No results yet. Press **Load sample** to fill in a pattern, keep the sample ticks, "
-        "then press **Run**."
-        if mode != MODE_FORM
-        else "No results yet. Build a sequence (or press **Load example**), keep the sample "
-        "ticks, then press **Run**."
+        {
+            MODE_FORM: "No results yet. Build a sequence (or press **Load example**), keep the "
+            "sample ticks, then press **Run**.",
+            MODE_KIND: "No results yet. Pick a detector kind and fill in its settings (each "
+            "starts from an example for the sample ticks), then press **Run**.",
+        }.get(
+            mode,
+            "No results yet. Press **Load sample** to fill in a pattern, keep the sample ticks, "
+            "then press **Run**.",
+        )
     )
 
 if outcome := st.session_state.get(state.TEST_OUTCOME):
