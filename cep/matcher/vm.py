@@ -54,205 +54,6 @@ STEP_BUDGET = 50_000_000  # backtracking steps allowed for one start row
 
 
 @njit(cache=True, nogil=True)
-def _select_row(sel: int, pos: int, start: int, pstart: int, pend: int, labels: Any,
-                sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any,
-                var: int, last_at: Any, first_at: Any) -> int:
-    kind = sel_kind[sel]
-    row = -1
-    if kind == SEL_CURRENT:
-        row = pos
-    elif sel_logical[sel] == 0:
-        # O(1) per member: the path keeps the first and last row of every variable.
-        mask = sel_mask[sel]
-        if kind == SEL_LAST:
-            if (mask >> np.int64(var)) & 1:
-                row = pos
-            else:
-                for u in range(last_at.shape[0]):
-                    if (mask >> np.int64(u)) & 1 and last_at[u] > row:
-                        row = last_at[u]
-        else:
-            for u in range(first_at.shape[0]):
-                if (mask >> np.int64(u)) & 1 and first_at[u] >= 0 and (row < 0 or first_at[u] < row):
-                    row = first_at[u]
-            if row < 0 and (mask >> np.int64(var)) & 1:
-                row = pos
-    else:
-        mask = sel_mask[sel]
-        skip = sel_logical[sel]
-        if kind == SEL_LAST:
-            r = pos
-            while r >= start:
-                if (mask >> np.int64(labels[r])) & 1:
-                    if skip == 0:
-                        row = r
-                        break
-                    skip -= 1
-                r -= 1
-        else:
-            r = start
-            while r <= pos:
-                if (mask >> np.int64(labels[r])) & 1:
-                    if skip == 0:
-                        row = r
-                        break
-                    skip -= 1
-                r += 1
-    if row < 0:
-        return -1
-    row += sel_physical[sel]
-    if row < pstart or row >= pend:
-        return -1
-    return row  # type: ignore[no-any-return]
-
-
-@njit(cache=True, nogil=True)
-def _eval_condition(prog: int, var: int, pos: int, start: int, pstart: int, pend: int,
-                    match_number: int, labels: Any, last_at: Any, first_at: Any, code_start: Any, code_op: Any, code_a: Any, code_b: Any,
-                    consts: Any, consts_null: Any, cols: Any, cols_null: Any,
-                    sel_kind: Any, sel_mask: Any, sel_logical: Any, sel_physical: Any,
-                    agg_func: Any, agg_mask: Any, stack_v: Any, stack_n: Any) -> bool:
-    sp = 0
-    for i in range(code_start[prog], code_start[prog + 1]):
-        op = code_op[i]
-        a = code_a[i]
-        b = code_b[i]
-        if op == C_CONST:
-            stack_v[sp] = consts[a]
-            stack_n[sp] = consts_null[a]
-            sp += 1
-        elif op == C_LOAD:
-            row = _select_row(b, pos, start, pstart, pend, labels, sel_kind, sel_mask, sel_logical,
-                              sel_physical, var, last_at, first_at)
-            if row < 0:
-                stack_v[sp] = 0.0
-                stack_n[sp] = True
-            else:
-                stack_v[sp] = cols[a, row]
-                stack_n[sp] = cols_null[a, row]
-            sp += 1
-        elif op == C_LABEL:
-            row = _select_row(b, pos, start, pstart, pend, labels, sel_kind, sel_mask, sel_logical,
-                              sel_physical, var, last_at, first_at)
-            if row < start or row > pos or not ((agg_mask[a] >> np.int64(labels[row])) & 1):
-                stack_v[sp] = 0.0
-                stack_n[sp] = True
-            else:
-                stack_v[sp] = labels[row]
-                stack_n[sp] = False
-            sp += 1
-        elif op == C_MATCHNUM:
-            stack_v[sp] = match_number
-            stack_n[sp] = False
-            sp += 1
-        elif op == C_AGG:
-            func = agg_func[b]
-            mask = agg_mask[b]
-            total = 0.0
-            count = 0
-            best = 0.0
-            for r in range(start, pos + 1):
-                if not ((mask >> np.int64(labels[r])) & 1):
-                    continue
-                if a < 0:
-                    count += 1
-                    continue
-                if cols_null[a, r]:
-                    continue
-                v = cols[a, r]
-                if count == 0 or (func == AGG_MIN and v < best) or (func == AGG_MAX and v > best):
-                    best = v
-                total += v
-                count += 1
-            if func == AGG_COUNT:
-                stack_v[sp] = count
-                stack_n[sp] = False
-            elif count == 0:
-                stack_v[sp] = 0.0
-                stack_n[sp] = True
-            elif func == AGG_SUM:
-                stack_v[sp] = total
-                stack_n[sp] = False
-            elif func == AGG_AVG:
-                stack_v[sp] = total / count
-                stack_n[sp] = False
-            else:
-                stack_v[sp] = best
-                stack_n[sp] = False
-            sp += 1
-        elif op in (C_NEG, C_NOT, C_ISNULL, C_ISNOTNULL, C_ABS):
-            v = stack_v[sp - 1]
-            n = stack_n[sp - 1]
-            if op == C_NEG:
-                stack_v[sp - 1] = -v
-            elif op == C_ABS:
-                stack_v[sp - 1] = abs(v)
-            elif op == C_NOT:
-                stack_v[sp - 1] = 0.0 if v != 0.0 else 1.0
-            elif op == C_ISNULL:
-                stack_v[sp - 1] = 1.0 if n else 0.0
-                stack_n[sp - 1] = False
-            else:
-                stack_v[sp - 1] = 0.0 if n else 1.0
-                stack_n[sp - 1] = False
-        else:
-            sp -= 1
-            lv = stack_v[sp - 1]
-            ln = stack_n[sp - 1]
-            rv = stack_v[sp]
-            rn = stack_n[sp]
-            if op == C_COALESCE:
-                if ln:
-                    stack_v[sp - 1] = rv
-                    stack_n[sp - 1] = rn
-            elif op == C_AND:
-                # Kleene logic: FALSE wins over NULL.
-                if (not ln and lv == 0.0) or (not rn and rv == 0.0):
-                    stack_v[sp - 1] = 0.0
-                    stack_n[sp - 1] = False
-                elif ln or rn:
-                    stack_n[sp - 1] = True
-                else:
-                    stack_v[sp - 1] = 1.0
-            elif op == C_OR:
-                if (not ln and lv != 0.0) or (not rn and rv != 0.0):
-                    stack_v[sp - 1] = 1.0
-                    stack_n[sp - 1] = False
-                elif ln or rn:
-                    stack_n[sp - 1] = True
-                else:
-                    stack_v[sp - 1] = 0.0
-            elif ln or rn:
-                stack_n[sp - 1] = True
-            elif op == C_ADD:
-                stack_v[sp - 1] = lv + rv
-            elif op == C_SUB:
-                stack_v[sp - 1] = lv - rv
-            elif op == C_MUL:
-                stack_v[sp - 1] = lv * rv
-            elif op in (C_DIV, C_MOD):
-                if rv == 0.0:
-                    stack_n[sp - 1] = True
-                elif op == C_DIV:
-                    stack_v[sp - 1] = lv / rv
-                else:
-                    stack_v[sp - 1] = np.fmod(lv, rv)
-            elif op == C_EQ:
-                stack_v[sp - 1] = 1.0 if lv == rv else 0.0
-            elif op == C_NE:
-                stack_v[sp - 1] = 1.0 if lv != rv else 0.0
-            elif op == C_LT:
-                stack_v[sp - 1] = 1.0 if lv < rv else 0.0
-            elif op == C_LE:
-                stack_v[sp - 1] = 1.0 if lv <= rv else 0.0
-            elif op == C_GT:
-                stack_v[sp - 1] = 1.0 if lv > rv else 0.0
-            else:
-                stack_v[sp - 1] = 1.0 if lv >= rv else 0.0
-    return (not stack_n[0]) and stack_v[0] != 0.0
-
-
-@njit(cache=True, nogil=True)
 def run_program(
     ops: Any, op_a: Any, op_b: Any, n_regs: int,
     part_start: Any, part_end: Any, ts: Any, within_us: int,
@@ -363,12 +164,231 @@ def run_program(
                             ok = cond[v, cur] != 0
                         else:
                             labels[cur] = v
-                            ok = _eval_condition(prog, v, cur, pos, pstart, pend, number, labels,
-                                                 last_at, first_at,
-                                                 code_start, code_op, code_a, code_b, consts,
-                                                 consts_null, cols, cols_null, sel_kind, sel_mask,
-                                                 sel_logical, sel_physical, agg_func, agg_mask,
-                                                 stack_v, stack_n)
+                            # The condition's bytecode, inlined: a call would refcount every array.
+                            esp = 0
+                            for ei in range(code_start[prog], code_start[prog + 1]):
+                                eop = code_op[ei]
+                                ea = code_a[ei]
+                                eb = code_b[ei]
+                                if eop == C_CONST:
+                                    stack_v[esp] = consts[ea]
+                                    stack_n[esp] = consts_null[ea]
+                                    esp += 1
+                                elif eop == C_LOAD:
+                                    skind = sel_kind[eb]
+                                    erow = -1
+                                    if skind == SEL_CURRENT:
+                                        erow = cur
+                                    elif sel_logical[eb] == 0:
+                                        # O(1) per member: the path keeps the first and last erow of every variable.
+                                        smask = sel_mask[eb]
+                                        if skind == SEL_LAST:
+                                            if (smask >> np.int64(v)) & 1:
+                                                erow = cur
+                                            else:
+                                                for su in range(last_at.shape[0]):
+                                                    if (smask >> np.int64(su)) & 1 and last_at[su] > erow:
+                                                        erow = last_at[su]
+                                        else:
+                                            for su in range(first_at.shape[0]):
+                                                if (smask >> np.int64(su)) & 1 and first_at[su] >= 0 and (erow < 0 or first_at[su] < erow):
+                                                    erow = first_at[su]
+                                            if erow < 0 and (smask >> np.int64(v)) & 1:
+                                                erow = cur
+                                    else:
+                                        smask = sel_mask[eb]
+                                        sskip = sel_logical[eb]
+                                        if skind == SEL_LAST:
+                                            sr = cur
+                                            while sr >= pos:
+                                                if (smask >> np.int64(labels[sr])) & 1:
+                                                    if sskip == 0:
+                                                        erow = sr
+                                                        break
+                                                    sskip -= 1
+                                                sr -= 1
+                                        else:
+                                            sr = pos
+                                            while sr <= cur:
+                                                if (smask >> np.int64(labels[sr])) & 1:
+                                                    if sskip == 0:
+                                                        erow = sr
+                                                        break
+                                                    sskip -= 1
+                                                sr += 1
+                                    if erow >= 0:
+                                        erow += sel_physical[eb]
+                                        if erow < pstart or erow >= pend:
+                                            erow = -1
+                                    if erow < 0:
+                                        stack_v[esp] = 0.0
+                                        stack_n[esp] = True
+                                    else:
+                                        stack_v[esp] = cols[ea, erow]
+                                        stack_n[esp] = cols_null[ea, erow]
+                                    esp += 1
+                                elif eop == C_LABEL:
+                                    skind = sel_kind[eb]
+                                    erow = -1
+                                    if skind == SEL_CURRENT:
+                                        erow = cur
+                                    elif sel_logical[eb] == 0:
+                                        # O(1) per member: the path keeps the first and last erow of every variable.
+                                        smask = sel_mask[eb]
+                                        if skind == SEL_LAST:
+                                            if (smask >> np.int64(v)) & 1:
+                                                erow = cur
+                                            else:
+                                                for su in range(last_at.shape[0]):
+                                                    if (smask >> np.int64(su)) & 1 and last_at[su] > erow:
+                                                        erow = last_at[su]
+                                        else:
+                                            for su in range(first_at.shape[0]):
+                                                if (smask >> np.int64(su)) & 1 and first_at[su] >= 0 and (erow < 0 or first_at[su] < erow):
+                                                    erow = first_at[su]
+                                            if erow < 0 and (smask >> np.int64(v)) & 1:
+                                                erow = cur
+                                    else:
+                                        smask = sel_mask[eb]
+                                        sskip = sel_logical[eb]
+                                        if skind == SEL_LAST:
+                                            sr = cur
+                                            while sr >= pos:
+                                                if (smask >> np.int64(labels[sr])) & 1:
+                                                    if sskip == 0:
+                                                        erow = sr
+                                                        break
+                                                    sskip -= 1
+                                                sr -= 1
+                                        else:
+                                            sr = pos
+                                            while sr <= cur:
+                                                if (smask >> np.int64(labels[sr])) & 1:
+                                                    if sskip == 0:
+                                                        erow = sr
+                                                        break
+                                                    sskip -= 1
+                                                sr += 1
+                                    if erow >= 0:
+                                        erow += sel_physical[eb]
+                                        if erow < pstart or erow >= pend:
+                                            erow = -1
+                                    if erow < pos or erow > cur or not ((agg_mask[ea] >> np.int64(labels[erow])) & 1):
+                                        stack_v[esp] = 0.0
+                                        stack_n[esp] = True
+                                    else:
+                                        stack_v[esp] = labels[erow]
+                                        stack_n[esp] = False
+                                    esp += 1
+                                elif eop == C_MATCHNUM:
+                                    stack_v[esp] = number
+                                    stack_n[esp] = False
+                                    esp += 1
+                                elif eop == C_AGG:
+                                    efunc = agg_func[eb]
+                                    emask = agg_mask[eb]
+                                    etotal = 0.0
+                                    ecount = 0
+                                    ebest = 0.0
+                                    for er in range(pos, cur + 1):
+                                        if not ((emask >> np.int64(labels[er])) & 1):
+                                            continue
+                                        if ea < 0:
+                                            ecount += 1
+                                            continue
+                                        if cols_null[ea, er]:
+                                            continue
+                                        ev = cols[ea, er]
+                                        if ecount == 0 or (efunc == AGG_MIN and ev < ebest) or (efunc == AGG_MAX and ev > ebest):
+                                            ebest = ev
+                                        etotal += ev
+                                        ecount += 1
+                                    if efunc == AGG_COUNT:
+                                        stack_v[esp] = ecount
+                                        stack_n[esp] = False
+                                    elif ecount == 0:
+                                        stack_v[esp] = 0.0
+                                        stack_n[esp] = True
+                                    elif efunc == AGG_SUM:
+                                        stack_v[esp] = etotal
+                                        stack_n[esp] = False
+                                    elif efunc == AGG_AVG:
+                                        stack_v[esp] = etotal / ecount
+                                        stack_n[esp] = False
+                                    else:
+                                        stack_v[esp] = ebest
+                                        stack_n[esp] = False
+                                    esp += 1
+                                elif eop in (C_NEG, C_NOT, C_ISNULL, C_ISNOTNULL, C_ABS):
+                                    ev = stack_v[esp - 1]
+                                    en = stack_n[esp - 1]
+                                    if eop == C_NEG:
+                                        stack_v[esp - 1] = -ev
+                                    elif eop == C_ABS:
+                                        stack_v[esp - 1] = abs(ev)
+                                    elif eop == C_NOT:
+                                        stack_v[esp - 1] = 0.0 if ev != 0.0 else 1.0
+                                    elif eop == C_ISNULL:
+                                        stack_v[esp - 1] = 1.0 if en else 0.0
+                                        stack_n[esp - 1] = False
+                                    else:
+                                        stack_v[esp - 1] = 0.0 if en else 1.0
+                                        stack_n[esp - 1] = False
+                                else:
+                                    esp -= 1
+                                    elv = stack_v[esp - 1]
+                                    eln = stack_n[esp - 1]
+                                    erv = stack_v[esp]
+                                    ern = stack_n[esp]
+                                    if eop == C_COALESCE:
+                                        if eln:
+                                            stack_v[esp - 1] = erv
+                                            stack_n[esp - 1] = ern
+                                    elif eop == C_AND:
+                                        # Kleene logic: FALSE wins over NULL.
+                                        if (not eln and elv == 0.0) or (not ern and erv == 0.0):
+                                            stack_v[esp - 1] = 0.0
+                                            stack_n[esp - 1] = False
+                                        elif eln or ern:
+                                            stack_n[esp - 1] = True
+                                        else:
+                                            stack_v[esp - 1] = 1.0
+                                    elif eop == C_OR:
+                                        if (not eln and elv != 0.0) or (not ern and erv != 0.0):
+                                            stack_v[esp - 1] = 1.0
+                                            stack_n[esp - 1] = False
+                                        elif eln or ern:
+                                            stack_n[esp - 1] = True
+                                        else:
+                                            stack_v[esp - 1] = 0.0
+                                    elif eln or ern:
+                                        stack_n[esp - 1] = True
+                                    elif eop == C_ADD:
+                                        stack_v[esp - 1] = elv + erv
+                                    elif eop == C_SUB:
+                                        stack_v[esp - 1] = elv - erv
+                                    elif eop == C_MUL:
+                                        stack_v[esp - 1] = elv * erv
+                                    elif eop in (C_DIV, C_MOD):
+                                        if erv == 0.0:
+                                            stack_n[esp - 1] = True
+                                        elif eop == C_DIV:
+                                            stack_v[esp - 1] = elv / erv
+                                        else:
+                                            stack_v[esp - 1] = np.fmod(elv, erv)
+                                    elif eop == C_EQ:
+                                        stack_v[esp - 1] = 1.0 if elv == erv else 0.0
+                                    elif eop == C_NE:
+                                        stack_v[esp - 1] = 1.0 if elv != erv else 0.0
+                                    elif eop == C_LT:
+                                        stack_v[esp - 1] = 1.0 if elv < erv else 0.0
+                                    elif eop == C_LE:
+                                        stack_v[esp - 1] = 1.0 if elv <= erv else 0.0
+                                    elif eop == C_GT:
+                                        stack_v[esp - 1] = 1.0 if elv > erv else 0.0
+                                    else:
+                                        stack_v[esp - 1] = 1.0 if elv >= erv else 0.0
+                            ok = (not stack_n[0]) and stack_v[0] != 0.0
                         if ok:
                             if track:
                                 if sp == cap:
