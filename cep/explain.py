@@ -2,8 +2,8 @@
 
 ``match_recognize`` patterns are described clause by clause (rows, order of variables,
 quantifier preference, conditions, skip rule, window) and ``sequence`` patterns step by step
-(contiguity, quantifiers, negation, window, skip strategy). The other kinds get a faithful
-summary of their settings until their own wording lands.
+(contiguity, quantifiers, negation, window, skip strategy); each detector kind gets one
+paragraph that states its window, threshold and when it reports.
 
 >>> from cep.model import parse_pattern
 >>> p = parse_pattern({"kind": "match_recognize", "name": "v", "pattern": "A B+? C",
@@ -178,10 +178,68 @@ def _describe_sequence(p: SequencePattern) -> str:
     return "\n".join(lines)
 
 
-def _describe_other(p: Any) -> str:
-    settings = p.model_dump(mode="json", exclude={"kind", "name", "description"}, exclude_defaults=True)
-    return (f"A {p.kind.replace('_', ' ')} pattern with settings: "
-            f"{json.dumps(settings, sort_keys=True)}. (Its matcher is not implemented yet.)")
+def _scope(p: Any) -> str:
+    return f"For each {', '.join(p.partition_by)} separately" if p.partition_by else "Over all events"
+
+
+def _describe_detector(p: Any) -> str:
+    """One paragraph per detector kind, in the words of its matcher's documented semantics."""
+    kind = p.kind
+    where = f" events where {p.where}" if getattr(p, "where", None) else " events"
+    if kind == "absence":
+        on = f" with the same {', '.join(p.correlate_on)}" if p.correlate_on else ""
+        text = (f"each event where {p.trigger} opens a wait; an event where {p.expected}{on} within "
+                f"{p.timeout} after it (deadline included) closes it. A wait still open at its "
+                f"deadline is a match, reported when event time passes the deadline.")
+    elif kind == "count_threshold":
+        if p.window_type == "tumbling":
+            text = (f"in each {p.window} window aligned to the epoch, {p.threshold} or more{where} "
+                    f"make one match, reported when the window closes.")
+        else:
+            text = (f"a match when the{where} in the last {p.window} first reach {p.threshold}; "
+                    f"no new match until the count drops below {p.threshold} again.")
+    elif kind == "velocity":
+        measure = f"the sum of {p.value_field}" if p.value_field else "the count"
+        text = (f"{measure} of{where} over the last {p.window}, per {p.per}, reaching "
+                f"{p.threshold:g} is a match; one match per episode above the threshold.")
+    elif kind == "trend":
+        tolerance = f" (tolerance {p.tolerance_pct:g}%)" if p.tolerance_pct else ""
+        moves = {"up": "rising", "down": "falling", "flat": "flat"}[p.direction]
+        text = f"{p.count} consecutive {moves} values of {p.value_field}{tolerance} make one match per run."
+    elif kind == "outlier":
+        text = (f"a value of {p.value_field} more than {p.threshold:g} ({p.method}) away from the "
+                f"key's values of the previous {p.baseline} is a match, once there are at least "
+                f"{p.min_samples} of them.")
+    elif kind == "session":
+        cap = f", or after {p.max_duration} in total" if p.max_duration else ""
+        having = f" that satisfies {p.having}" if p.having else ""
+        text = (f"{where.strip()} form sessions that end after {p.gap} without an event{cap}; each "
+                f"closed session{having} is a match.")
+    elif kind == "dedup":
+        text = (f"an event with the same {', '.join(p.fields)} as a kept event less than {p.window} "
+                f"before it is a duplicate (one match per duplicate).")
+    elif kind == "geofence":
+        shape = (f"the circle of {p.shape.radius_m:g} m around ({p.shape.center.lat}, {p.shape.center.lon})"
+                 if p.shape.type == "circle" else f"the polygon of {len(p.shape.vertices)} vertices")
+        action = {"enter": "entering", "exit": "leaving",
+                  "dwell": f"staying at least {p.dwell} inside"}[p.trigger]
+        text = f"{action} {shape} ({p.lat_field}, {p.lon_field}; the boundary counts as inside) is a match."
+    elif kind == "temporal_correlation":
+        on = f" with the same {', '.join(p.correlate_on)}" if p.correlate_on else ""
+        order = "an A before its B" if p.order == "a_then_b" else "in either order"
+        text = (f"an event where {p.a} and an event where {p.b}{on}, at most {p.max_gap} apart "
+                f"({order}), pair one-to-one in time order; each pair is a match.")
+    elif kind == "heartbeat":
+        grace = f" plus a grace of {p.grace}" if p.grace else ""
+        back = "; coming back is reported too" if p.emit == "status_change" else ""
+        text = f"a key silent for longer than {p.interval}{grace} is reported dead{back}."
+    elif kind == "state_machine":
+        text = (f"each key moves from {p.initial} through {', '.join(p.states)} by the first "
+                f"matching transition of {len(p.transitions)}; it reports "
+                f"{ {'transition': 'every transition', 'terminal': 'each run that reaches a terminal state', 'all': 'transitions and completed runs'}[p.emit] }.")
+    else:
+        return json.dumps(p.model_dump(mode="json", exclude={"kind", "name", "description"}))
+    return f"{_scope(p)}, {text}"
 
 
 def describe_pattern(pattern: Pattern) -> str:
@@ -191,4 +249,4 @@ def describe_pattern(pattern: Pattern) -> str:
         return head + "\n" + _describe_recognize(pattern)
     if isinstance(pattern, SequencePattern):
         return head + "\n" + _describe_sequence(pattern)
-    return head + "\n" + _describe_other(pattern)
+    return head + "\n" + _describe_detector(pattern)
