@@ -35,6 +35,10 @@ test: lint pytest
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run --out BENCHMARKS.md
+	echo >> BENCHMARKS.md
+	$(PY) -m benchmarks.sequence_cases >> BENCHMARKS.md
+	echo >> BENCHMARKS.md
+	$(PY) -m benchmarks.kinds_report >> BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
