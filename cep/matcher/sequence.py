@@ -94,7 +94,6 @@ sums, counts per step), behind their row-local conjuncts as a vectorised guard. 
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -111,6 +110,7 @@ from cep import expr as E
 from cep.errors import EventDataError, UnsupportedFeature
 from cep.events import check_fields
 from cep.matcher import nfa as K
+from cep.matcher.conditions import strip_qualifiers as _strip
 from cep.matcher.frame import prepare_events
 from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk, frame_from_state, frame_to_state
 from cep.model import SequencePattern, Step
@@ -487,25 +487,6 @@ _BINARY = {
 }
 _AGG = {"SUM": K.AGG_SUM, "AVG": K.AGG_AVG, "COUNT": K.AGG_COUNT, "MIN": K.AGG_MIN,
         "MAX": K.AGG_MAX}
-
-
-def _strip(e: E.Expr) -> E.Expr:
-    """The expression evaluated on one event: ``A.price * 2`` → ``price * 2``."""
-    if isinstance(e, E.Col):
-        return E.Col(e.name, None)
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(e):  # type: ignore[arg-type]
-        value = getattr(e, f.name)
-        if isinstance(value, E.Expr.__args__):  # type: ignore[attr-defined]
-            changes[f.name] = _strip(value)
-        elif isinstance(value, tuple) and value and isinstance(value[0], tuple):
-            changes[f.name] = tuple(tuple(_strip(x) for x in pair) for pair in value)
-        elif isinstance(value, tuple):
-            changes[f.name] = tuple(
-                _strip(x) if isinstance(x, E.Expr.__args__) else x  # type: ignore[attr-defined]
-                for x in value
-            )
-    return dataclasses.replace(e, **changes)  # type: ignore[type-var]
 
 
 def _conjuncts(e: E.Expr) -> list[E.Expr]:

@@ -174,7 +174,7 @@ def run_program(
                                     stack_v[esp] = consts[ea]
                                     stack_n[esp] = consts_null[ea]
                                     esp += 1
-                                elif eop == C_LOAD:
+                                elif eop in (C_LOAD, C_LABEL):
                                     skind = sel_kind[eb]
                                     erow = -1
                                     if skind == SEL_CURRENT:
@@ -220,65 +220,20 @@ def run_program(
                                         erow += sel_physical[eb]
                                         if erow < pstart or erow >= pend:
                                             erow = -1
-                                    if erow < 0:
-                                        stack_v[esp] = 0.0
-                                        stack_n[esp] = True
-                                    else:
-                                        stack_v[esp] = cols[ea, erow]
-                                        stack_n[esp] = cols_null[ea, erow]
-                                    esp += 1
-                                elif eop == C_LABEL:
-                                    skind = sel_kind[eb]
-                                    erow = -1
-                                    if skind == SEL_CURRENT:
-                                        erow = cur
-                                    elif sel_logical[eb] == 0:
-                                        # O(1) per member: the path keeps the first and last erow of every variable.
-                                        smask = sel_mask[eb]
-                                        if skind == SEL_LAST:
-                                            if (smask >> np.int64(v)) & 1:
-                                                erow = cur
-                                            else:
-                                                for su in range(last_at.shape[0]):
-                                                    if (smask >> np.int64(su)) & 1 and last_at[su] > erow:
-                                                        erow = last_at[su]
+                                    if eop == C_LOAD:
+                                        if erow < 0:
+                                            stack_v[esp] = 0.0
+                                            stack_n[esp] = True
                                         else:
-                                            for su in range(first_at.shape[0]):
-                                                if (smask >> np.int64(su)) & 1 and first_at[su] >= 0 and (erow < 0 or first_at[su] < erow):
-                                                    erow = first_at[su]
-                                            if erow < 0 and (smask >> np.int64(v)) & 1:
-                                                erow = cur
+                                            stack_v[esp] = cols[ea, erow]
+                                            stack_n[esp] = cols_null[ea, erow]
                                     else:
-                                        smask = sel_mask[eb]
-                                        sskip = sel_logical[eb]
-                                        if skind == SEL_LAST:
-                                            sr = cur
-                                            while sr >= pos:
-                                                if (smask >> np.int64(labels[sr])) & 1:
-                                                    if sskip == 0:
-                                                        erow = sr
-                                                        break
-                                                    sskip -= 1
-                                                sr -= 1
+                                        if erow < pos or erow > cur or not ((agg_mask[ea] >> np.int64(labels[erow])) & 1):
+                                            stack_v[esp] = 0.0
+                                            stack_n[esp] = True
                                         else:
-                                            sr = pos
-                                            while sr <= cur:
-                                                if (smask >> np.int64(labels[sr])) & 1:
-                                                    if sskip == 0:
-                                                        erow = sr
-                                                        break
-                                                    sskip -= 1
-                                                sr += 1
-                                    if erow >= 0:
-                                        erow += sel_physical[eb]
-                                        if erow < pstart or erow >= pend:
-                                            erow = -1
-                                    if erow < pos or erow > cur or not ((agg_mask[ea] >> np.int64(labels[erow])) & 1):
-                                        stack_v[esp] = 0.0
-                                        stack_n[esp] = True
-                                    else:
-                                        stack_v[esp] = labels[erow]
-                                        stack_n[esp] = False
+                                            stack_v[esp] = labels[erow]
+                                            stack_n[esp] = False
                                     esp += 1
                                 elif eop == C_MATCHNUM:
                                     stack_v[esp] = number
