@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cep.errors import CepError
 
@@ -32,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(pattern_path: str, events_path: str | None, max_rows: int | None = None):  # type: ignore[no-untyped-def]
+def _load(pattern_path: str, events_path: str | None, max_rows: int | None = None) -> tuple[Any, Any]:
+    """The pattern and (when a path is given) the events, with the pattern's time field."""
     from cep.events import load_events
     from cep.model import load_pattern
 
@@ -44,7 +46,7 @@ def _load(pattern_path: str, events_path: str | None, max_rows: int | None = Non
     return pattern, events
 
 
-def _table(result_json: dict) -> str:  # type: ignore[type-arg]
+def _table(result_json: dict[str, Any]) -> str:
     headers = ["key", "start", "end", "event_ids", "classifiers", "measures"]
     rows = []
     for m in result_json["matches"]:
