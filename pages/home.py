@@ -23,7 +23,7 @@ st.subheader("How a test works")
 steps = st.columns(3)
 steps[0].markdown(
     "**1. Pattern**  \nLoad the V-shape sample, upload a `.json`, `.yaml` or `.sql` file, "
-    "or paste the text."
+    "paste the text, or build a sequence or any of the 11 detectors with a form."
 )
 steps[1].markdown(
     "**2. Events**  \nUse the sample stock ticks or upload CSV, JSON, NDJSON or Parquet "
@@ -39,7 +39,12 @@ with st.expander("What the matcher follows", icon=":material/menu_book:"):
         "`match_recognize` patterns follow SQL:2016 row pattern recognition, as Trino and "
         "Oracle implement it: `PARTITION BY`, `ORDER BY`, `PATTERN`, `DEFINE` with `PREV`, "
         "`NEXT`, `FIRST`, `LAST`, `MEASURES` and `AFTER MATCH SKIP`. Conditions are SQL "
-        "expressions checked against an allowlist; nothing you type is ever executed as code. "
-        "Other pattern kinds are validated and say clearly when their matcher is not "
-        "available yet."
+        "expressions checked against an allowlist; nothing you type is ever executed as code.\n\n"
+        "`sequence` patterns follow Flink CEP: strict, relaxed and non-deterministic "
+        "contiguity, loops, `greedy`, `until`, negation, `within` and the five skip "
+        "strategies.\n\n"
+        "The 11 detectors (absence, count threshold, velocity, trend, outlier, session, dedup, "
+        "geofence, temporal correlation, heartbeat, state machine) work per key in event time; "
+        "a deadline that the data has not reached yet is shown as pending, never as a match. "
+        "Every kind can also be replayed as a stream and gives the same matches."
     )
