@@ -30,6 +30,20 @@ def _parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="describe a pattern in plain English")
     explain.add_argument("pattern", help="pattern file: .json, .yaml/.yml or .sql")
     explain.add_argument("events", nargs="?", help="optional events file: also explain each match")
+    packs = commands.add_parser("packs", help="list, show and sample the template packs")
+    pack_commands = packs.add_subparsers(dest="packs_command", required=True)
+    pack_commands.add_parser("list", help="list the packs")
+    show = pack_commands.add_parser("show", help="describe one pack")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true", help="print the description as JSON")
+    sample = pack_commands.add_parser("sample", help="generate a pack's synthetic events")
+    sample.add_argument("name")
+    sample.add_argument("--events", type=int, default=200, help="number of events (default 200)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--keys", type=int, default=None, help="number of background keys")
+    sample.add_argument("--out", required=True,
+                        help="output file: .csv, .jsonl/.ndjson or .parquet")
+    sample.add_argument("--incidents", help="also write the planted incidents to this JSON file")
     return parser
 
 
@@ -96,11 +110,66 @@ def _explain(args: argparse.Namespace) -> str:
     return text
 
 
+def _packs(args: argparse.Namespace) -> str:
+    import json
+
+    from cep.packs import (
+        check_sample_path,
+        describe_pack,
+        generate_sample,
+        list_packs,
+        load_pack,
+        write_sample,
+    )
+
+    if args.packs_command == "list":
+        rows = [(p.name, p.meta.industry, p.meta.difficulty,
+                 ", ".join(sorted({pat.kind for pat in p.patterns.values()})))
+                for p in list_packs()]
+        headers = ("name", "industry", "difficulty", "kinds")
+        widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                 for r in (headers, tuple("-" * w for w in widths), *rows)]
+        return "\n".join(lines) + "\n"
+    pack = load_pack(args.name)
+    if args.packs_command == "show":
+        info = describe_pack(pack)
+        if args.json:
+            return json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+        lines = [f"{pack.meta.title} ({pack.name}) — {pack.meta.industry}, {pack.meta.difficulty}",
+                 f"use cases: {', '.join(pack.meta.use_cases)}",
+                 f"tags: {', '.join(pack.meta.tags)}", "", pack.meta.why_it_matters, "",
+                 "patterns:"]
+        for name, pattern in pack.patterns.items():
+            lines.append(f"  {name} ({pattern.kind}): {pack.meta.alerts[name]}")
+        lines += ["", "fields:"]
+        for name, spec in pack.schema.fields.items():
+            unit = f" [{spec.unit}]" if spec.unit else ""
+            examples = ", ".join(str(e) for e in spec.examples)
+            lines.append(f"  {name}: {spec.type}{unit}" + (f" e.g. {examples}" if examples else ""))
+        return "\n".join(lines) + "\n"
+    if args.events < 1:
+        raise CepError(f"--events must be at least 1, got {args.events}")
+    check_sample_path(Path(args.out))
+    frame, planted = generate_sample(pack, events=args.events, seed=args.seed, keys=args.keys)
+    out = Path(args.out)
+    write_sample(frame, out)
+    if args.incidents:
+        Path(args.incidents).write_text(json.dumps(
+            [{"id": i.id, "kind": i.kind, "role": i.role, "pattern": i.pattern, "key": i.key,
+              "event_ids": list(i.event_ids)} for i in planted], indent=2) + "\n",
+            encoding="utf-8")
+    return f"wrote {frame.height} events of {pack.name} (seed {args.seed}) to {out}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        output = _match(args) if args.command == "match" else _explain(args)
+        if args.command == "packs":
+            output = _packs(args)
+        else:
+            output = _match(args) if args.command == "match" else _explain(args)
     except CepError as error:
         message = " ".join(str(error).split())
         print(f"error: {message}", file=sys.stderr)
@@ -108,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"error: {error.filename or ''}: {error.strerror}", file=sys.stderr)
         return 2
-    if getattr(args, "out", None):
+    if getattr(args, "out", None) and args.command != "packs":
         Path(args.out).write_text(output, encoding="utf-8")
     else:
         sys.stdout.write(output)

@@ -16,7 +16,9 @@ CEP = ROOT / "cep"
 
 # Where each heavy library may be imported inside cep (paths relative to the repo root).
 HOMES = {
-    "polars": ("cep/events.py", "cep/expr.py", "cep/matcher/", "cep/results.py"),
+    "polars": (
+        "cep/events.py", "cep/expr.py", "cep/matcher/", "cep/packs.py", "cep/results.py",
+    ),
     "numba": ("cep/matcher/",),
     "sqlalchemy": ("cep/history.py", "cep/history/"),
 }
