@@ -326,6 +326,52 @@ class LazyList(Sequence[Any]):
         return repr(self._all())
 
 
+class TimerEngine:
+    """The stream ``Engine`` protocol for kinds driven by deadlines.
+
+    A subclass keeps ``pattern``, ``keys``, ``naive`` and ``timed_out``, and provides the steps:
+    ``_process`` (final events → emitted rows), ``_fire`` (deadlines up to a time → emitted
+    rows), ``_build`` (rows → matches), ``_pending_table`` and ``_latest_us`` (the latest
+    event time seen).
+    """
+
+    pattern: Any
+    keys: dict[int, dict[str, Any]]
+    naive: bool
+
+    def process(self, chunk: Chunk) -> list[Match]:
+        """Take final events; return what they emit and the deadlines now passed."""
+        return self._build(self._process(chunk))
+
+    def on_time(self, watermark_us: int) -> list[Match]:
+        """Fire the deadlines before ``watermark_us``."""
+        return self._build(self._fire(watermark_us - 1))
+
+    def finish(self, now_us: int | None) -> list[Match]:
+        """End of stream: fire the deadlines up to the last event time (or ``now_us``)."""
+        return self._build(self._fire(fire_limit(now_us, self._latest_us())))
+
+    @property
+    def pending(self) -> list[PartialMatch]:
+        """The deadlines still to come, by key."""
+        return build_pending(self.pattern.name, self._pending_table(), self.keys, self.naive)
+
+    def _latest_us(self) -> int:
+        raise NotImplementedError
+
+    def _process(self, chunk: Chunk) -> pl.DataFrame | None:
+        raise NotImplementedError
+
+    def _fire(self, limit_us: int) -> pl.DataFrame | None:
+        raise NotImplementedError
+
+    def _build(self, table: pl.DataFrame | None) -> list[Match]:
+        raise NotImplementedError
+
+    def _pending_table(self) -> pl.DataFrame | None:
+        raise NotImplementedError
+
+
 class BatchEngine(Protocol):
     """What :func:`run_batch` needs from an engine (the tables of one batch run)."""
 

@@ -65,8 +65,8 @@ from cep.matcher.detectors._timers import (
     START,
     STEP,
     Conditions,
+    TimerEngine,
     build_matches,
-    build_pending,
     chunk_ids,
     concat,
     fire_limit,
@@ -98,7 +98,7 @@ def find_matches(pattern: AbsencePattern, events: pl.DataFrame) -> MatchResult:
     return run_batch(pattern, events, engine, columns, "vectorised")
 
 
-class Engine:
+class Engine(TimerEngine):
     """Incremental absence detection: keeps the open waits (one row per trigger) as a frame."""
 
     def __init__(self, pattern: AbsencePattern) -> None:
@@ -116,23 +116,9 @@ class Engine:
         self.naive = False
         self.timed_out: list[PartialMatch] = []
 
-    # --- the stream Engine protocol ----------------------------------------------------------
-    def process(self, chunk: Chunk) -> list[Match]:
-        """Take final events; return the waits whose deadline is now before the watermark."""
-        return self._build(self._process(chunk))
-
-    def on_time(self, watermark_us: int) -> list[Match]:
-        """Fire the waits whose deadline is before ``watermark_us``."""
-        return self._build(self._fire(watermark_us - 1))
-
-    def finish(self, now_us: int | None) -> list[Match]:
-        """End of stream: fire the deadlines up to the last event time (or ``now_us``)."""
-        return self._build(self._fire(fire_limit(now_us, self.last_us)))
-
-    @property
-    def pending(self) -> list[PartialMatch]:
-        """The open waits, by key then deadline."""
-        return build_pending(self.pattern.name, self._pending_table(), self.keys, self.naive)
+    # --- the stream Engine protocol (the rest comes from TimerEngine) ---------------------
+    def _latest_us(self) -> int:
+        return self.last_us
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state."""

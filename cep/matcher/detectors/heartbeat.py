@@ -55,8 +55,8 @@ from cep.matcher.detectors._timers import (
     NEVER_US,
     START,
     STEP,
+    TimerEngine,
     build_matches,
-    build_pending,
     chunk_ids,
     concat,
     fire_limit,
@@ -87,7 +87,7 @@ def find_matches(pattern: HeartbeatPattern, events: pl.DataFrame) -> MatchResult
     return run_batch(pattern, events, Engine(pattern), None, "vectorised")
 
 
-class Engine:
+class Engine(TimerEngine):
     """Incremental heartbeat: per key number, the last event (time, id) and whether it is dead."""
 
     def __init__(self, pattern: HeartbeatPattern) -> None:
@@ -107,23 +107,9 @@ class Engine:
         self.naive = False
         self.timed_out: list[PartialMatch] = []
 
-    # --- the stream Engine protocol ----------------------------------------------------------
-    def process(self, chunk: Chunk) -> list[Match]:
-        """Take final events; return the silences they reveal and the deadlines now passed."""
-        return self._build(self._process(chunk))
-
-    def on_time(self, watermark_us: int) -> list[Match]:
-        """Fire the deadlines before ``watermark_us``."""
-        return self._build(self._fire(watermark_us - 1))
-
-    def finish(self, now_us: int | None) -> list[Match]:
-        """End of stream: fire the deadlines up to the last event time (or ``now_us``)."""
-        return self._build(self._fire(fire_limit(now_us, self.max_us)))
-
-    @property
-    def pending(self) -> list[PartialMatch]:
-        """Each live key's deadline, by key."""
-        return build_pending(self.pattern.name, self._pending_table(), self.keys, self.naive)
+    # --- the stream Engine protocol (the rest comes from TimerEngine) ---------------------
+    def _latest_us(self) -> int:
+        return self.max_us
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state."""

@@ -97,8 +97,8 @@ from cep.matcher.detectors._timers import (
     START,
     STEP,
     Conditions,
+    TimerEngine,
     build_matches,
-    build_pending,
     chunk_ids,
     concat,
     fire_limit,
@@ -249,7 +249,7 @@ def find_matches(pattern: StateMachinePattern, events: pl.DataFrame) -> MatchRes
     return run_batch(pattern, events, engine, engine.conditions.used, "numba")
 
 
-class Engine:
+class Engine(TimerEngine):
     """Incremental state machines: per key number, the state, when it was entered and its run."""
 
     def __init__(self, pattern: StateMachinePattern) -> None:
@@ -296,23 +296,9 @@ class Engine:
         self.naive = False
         self.timed_out: list[PartialMatch] = []
 
-    # --- the stream Engine protocol ----------------------------------------------------------
-    def process(self, chunk: Chunk) -> list[Match]:
-        """Take final events; return the matches they make, and the timeouts now passed."""
-        return self._build(self._process(chunk))
-
-    def on_time(self, watermark_us: int) -> list[Match]:
-        """Fire the state timeouts before ``watermark_us``."""
-        return self._build(self._fire(watermark_us - 1))
-
-    def finish(self, now_us: int | None) -> list[Match]:
-        """End of stream: fire the timeouts up to the last event time (or ``now_us``)."""
-        return self._build(self._fire(fire_limit(now_us, self.last_us)))
-
-    @property
-    def pending(self) -> list[PartialMatch]:
-        """The state timeouts still to come, by key."""
-        return build_pending(self.pattern.name, self._pending_table(), self.keys, self.naive)
+    # --- the stream Engine protocol (the rest comes from TimerEngine) ---------------------
+    def _latest_us(self) -> int:
+        return self.last_us
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state."""
