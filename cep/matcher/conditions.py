@@ -90,30 +90,44 @@ def strip_qualifiers(e: E.Expr) -> E.Expr:
     return dataclasses.replace(e, **changes)  # type: ignore[type-var]
 
 
-def _qualifiers(e: E.Expr) -> set[str | None]:
+def qualifiers(e: E.Expr) -> set[str | None]:
     return {n.var for n in E.walk(e) if isinstance(n, E.Col)}
 
 
-def _is_strict(e: E.Expr) -> bool:
+def is_strict(e: E.Expr) -> bool:
     """Whether ``e`` is NULL whenever every column it reads is NULL (a missing row)."""
     if isinstance(e, E.Col):
         return True
     if isinstance(e, E.Binary):
-        sides = (_is_strict(e.left), _is_strict(e.right))
+        sides = (is_strict(e.left), is_strict(e.right))
         return all(sides) if e.op in ("AND", "OR") else any(sides)
     if isinstance(e, E.Unary | E.Cast):
-        return _is_strict(e.operand)
+        return is_strict(e.operand)
     if isinstance(e, E.InList | E.Between):
-        return _is_strict(e.operand)
+        return is_strict(e.operand)
     if isinstance(e, E.Like):
-        return _is_strict(e.operand) or _is_strict(e.pattern)
+        return is_strict(e.operand) or is_strict(e.pattern)
     if isinstance(e, E.Func):
-        strict = [_is_strict(a) for a in e.args]
+        strict = [is_strict(a) for a in e.args]
         return all(strict) if e.name in ("coalesce", "greatest", "least") else any(strict)
     return False
 
 
-def _is_plain(e: E.Expr) -> bool:
+def desugar(e: E.InList | E.Between) -> E.Expr:
+    """``x IN (a, b)`` as ``x = a OR x = b``; ``x BETWEEN a AND b`` as ``x >= a AND x <= b``.
+
+    Both keep SQL's three-valued logic, so bytecode needs no IN or BETWEEN instruction.
+    """
+    if isinstance(e, E.InList):
+        parts: E.Expr = E.Binary("=", e.operand, e.items[0])
+        for item in e.items[1:]:
+            parts = E.Binary("OR", parts, E.Binary("=", e.operand, item))
+    else:
+        parts = E.Binary("AND", E.Binary(">=", e.operand, e.low), E.Binary("<=", e.operand, e.high))
+    return E.Unary("NOT", parts) if e.negated else parts
+
+
+def is_plain(e: E.Expr) -> bool:
     """No navigation, aggregate, classifier or match number anywhere inside."""
     return not any(isinstance(n, E.Nav | E.Agg | E.Classifier | E.MatchNumber) for n in E.walk(e))
 
@@ -191,14 +205,14 @@ class _Compiler:
                 step = -e.offset if e.func == "PREV" else e.offset
                 return self.row_selector(e.arg, physical + step)
             inner = e.arg
-            quals = _qualifiers(inner)
-            if len(quals) > 1 or not _is_plain(inner):
+            quals = qualifiers(inner)
+            if len(quals) > 1 or not is_plain(inner):
                 raise UnsupportedFeature(f"{e.func}() must read one pattern variable's row")
             var = next(iter(quals), None)
             kind = vm.SEL_FIRST if e.func == "FIRST" else vm.SEL_LAST
             return inner, self.selector(kind, self.mask_of(var), e.offset, physical)
-        quals = _qualifiers(e)
-        if len(quals) > 1 or not _is_plain(e):
+        quals = qualifiers(e)
+        if len(quals) > 1 or not is_plain(e):
             raise UnsupportedFeature("navigation must read one pattern variable's row")
         var = next(iter(quals), None)
         if var is None:
@@ -218,8 +232,8 @@ class _Compiler:
     def emit(self, e: E.Expr) -> None:
         if isinstance(e, E.Lit):
             self.op(vm.C_CONST, self.const(e.value))
-        elif _is_plain(e) and len(_qualifiers(e)) <= 1 and (
-            _is_strict(e) or self.always_present(next(iter(_qualifiers(e))))
+        elif is_plain(e) and len(qualifiers(e)) <= 1 and (
+            is_strict(e) or self.always_present(next(iter(qualifiers(e))))
         ):
             # One row's sub-expression: Polars computes it for every row, the VM only loads it.
             row_expr, sel = self.row_selector(e)
@@ -245,14 +259,8 @@ class _Compiler:
         elif isinstance(e, E.IsNull):
             self.emit(e.operand)
             self.op(vm.C_ISNOTNULL if e.negated else vm.C_ISNULL)
-        elif isinstance(e, E.InList):
-            parts: E.Expr = E.Binary("=", e.operand, e.items[0])
-            for item in e.items[1:]:
-                parts = E.Binary("OR", parts, E.Binary("=", e.operand, item))
-            self.emit(E.Unary("NOT", parts) if e.negated else parts)
-        elif isinstance(e, E.Between):
-            inside = E.Binary("AND", E.Binary(">=", e.operand, e.low), E.Binary("<=", e.operand, e.high))
-            self.emit(E.Unary("NOT", inside) if e.negated else inside)
+        elif isinstance(e, E.InList | E.Between):
+            self.emit(desugar(e))
         elif isinstance(e, E.Func) and e.name == "abs" and len(e.args) == 1:
             self.emit(e.args[0])
             self.op(vm.C_ABS)
@@ -288,8 +296,8 @@ class _Compiler:
         if e.arg is None:
             self.op(vm.C_AGG, -1, self.agg_slot(vm.AGG_COUNT, self.mask_of(e.var)))
             return
-        quals = _qualifiers(e.arg)
-        if len(quals) > 1 or not _is_plain(e.arg):
+        quals = qualifiers(e.arg)
+        if len(quals) > 1 or not is_plain(e.arg):
             raise UnsupportedFeature(f"{e.func}() must aggregate one pattern variable's rows")
         var = next(iter(quals), None)
         self.op(vm.C_AGG, self.column(e.arg), self.agg_slot(_AGG[e.func], self.mask_of(var)))

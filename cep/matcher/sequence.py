@@ -110,6 +110,10 @@ from cep import expr as E
 from cep.errors import EventDataError, UnsupportedFeature
 from cep.events import check_fields
 from cep.matcher import nfa as K
+from cep.matcher.conditions import desugar
+from cep.matcher.conditions import is_plain as _is_plain
+from cep.matcher.conditions import is_strict as _is_strict
+from cep.matcher.conditions import qualifiers as _qualifiers
 from cep.matcher.conditions import strip_qualifiers as _strip
 from cep.matcher.frame import prepare_events
 from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk, frame_from_state, frame_to_state
@@ -502,33 +506,6 @@ def _conjunction(parts: list[E.Expr]) -> E.Expr:
     return out
 
 
-def _qualifiers(e: E.Expr) -> set[str | None]:
-    return {n.var for n in E.walk(e) if isinstance(n, E.Col)}
-
-
-def _is_plain(e: E.Expr) -> bool:
-    return not any(isinstance(n, E.Nav | E.Agg | E.Classifier | E.MatchNumber) for n in E.walk(e))
-
-
-def _is_strict(e: E.Expr) -> bool:
-    """Whether ``e`` is NULL whenever every column it reads is NULL (a missing event)."""
-    if isinstance(e, E.Col):
-        return True
-    if isinstance(e, E.Binary):
-        sides = (_is_strict(e.left), _is_strict(e.right))
-        return all(sides) if e.op in ("AND", "OR") else any(sides)
-    if isinstance(e, E.Unary | E.Cast):
-        return _is_strict(e.operand)
-    if isinstance(e, E.InList | E.Between):
-        return _is_strict(e.operand)
-    if isinstance(e, E.Like):
-        return _is_strict(e.operand) or _is_strict(e.pattern)
-    if isinstance(e, E.Func):
-        strict = [_is_strict(a) for a in e.args]
-        return all(strict) if e.name in ("coalesce", "greatest", "least") else any(strict)
-    return False
-
-
 RegKey = tuple[Any, ...]
 
 
@@ -620,15 +597,8 @@ class _CondCompiler:
         elif isinstance(e, E.IsNull):
             self.emit(e.operand)
             self.op(K.B_ISNOTNULL if e.negated else K.B_ISNULL)
-        elif isinstance(e, E.InList):
-            parts: E.Expr = E.Binary("=", e.operand, e.items[0])
-            for item in e.items[1:]:
-                parts = E.Binary("OR", parts, E.Binary("=", e.operand, item))
-            self.emit(E.Unary("NOT", parts) if e.negated else parts)
-        elif isinstance(e, E.Between):
-            inside = E.Binary("AND", E.Binary(">=", e.operand, e.low),
-                              E.Binary("<=", e.operand, e.high))
-            self.emit(E.Unary("NOT", inside) if e.negated else inside)
+        elif isinstance(e, E.InList | E.Between):
+            self.emit(desugar(e))
         elif isinstance(e, E.Func) and e.name == "abs" and len(e.args) == 1:
             self.emit(e.args[0])
             self.op(K.B_ABS)
