@@ -331,8 +331,7 @@ class TimerEngine:
 
     A subclass keeps ``pattern``, ``keys``, ``naive`` and ``timed_out``, and provides the steps:
     ``_process`` (final events → emitted rows), ``_fire`` (deadlines up to a time → emitted
-    rows), ``_build`` (rows → matches), ``_pending_table`` and ``_latest_us`` (the latest
-    event time seen).
+    rows), ``_pending_table`` and ``_latest_us`` (the latest event time seen).
     """
 
     pattern: Any
@@ -356,6 +355,14 @@ class TimerEngine:
         """The deadlines still to come, by key."""
         return build_pending(self.pattern.name, self._pending_table(), self.keys, self.naive)
 
+    def run_tables(self, chunk: Chunk) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+        """Batch run: every event, then the end of the stream (emissions, pending)."""
+        emitted = concat([self._process(chunk), self._fire(fire_limit(None, self._latest_us()))])
+        return emitted, self._pending_table()
+
+    def _build(self, table: pl.DataFrame | None) -> list[Match]:
+        return build_matches(self.pattern.name, table, self.keys, self.naive)
+
     def _latest_us(self) -> int:
         raise NotImplementedError
 
@@ -363,9 +370,6 @@ class TimerEngine:
         raise NotImplementedError
 
     def _fire(self, limit_us: int) -> pl.DataFrame | None:
-        raise NotImplementedError
-
-    def _build(self, table: pl.DataFrame | None) -> list[Match]:
         raise NotImplementedError
 
     def _pending_table(self) -> pl.DataFrame | None:

@@ -66,10 +66,8 @@ from cep.matcher.detectors._timers import (
     STEP,
     Conditions,
     TimerEngine,
-    build_matches,
     chunk_ids,
     concat,
-    fire_limit,
     frame_or_none,
     frame_state,
     group_codes,
@@ -79,7 +77,7 @@ from cep.matcher.detectors._timers import (
 )
 from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk
 from cep.model import AbsencePattern
-from cep.results import Match, MatchResult, PartialMatch
+from cep.results import MatchResult, PartialMatch
 
 __all__ = ["Engine", "find_matches"]
 
@@ -140,15 +138,7 @@ class Engine(TimerEngine):
         engine.naive = state["naive"]
         return engine
 
-    def run_tables(self, chunk: Chunk) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-        """Batch run: every event, then the end of the stream (emissions, pending)."""
-        emitted = concat([self._process(chunk), self._fire(fire_limit(None, self.last_us))])
-        return emitted, self._pending_table()
-
     # --- internals ----------------------------------------------------------------------------
-    def _build(self, table: pl.DataFrame | None) -> list[Match]:
-        return build_matches(self.pattern.name, table, self.keys, self.naive)
-
     def _process(self, chunk: Chunk) -> pl.DataFrame | None:
         frame = chunk.frame
         self.keys = chunk.keys

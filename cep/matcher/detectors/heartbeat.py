@@ -56,10 +56,8 @@ from cep.matcher.detectors._timers import (
     START,
     STEP,
     TimerEngine,
-    build_matches,
     chunk_ids,
     concat,
-    fire_limit,
     frame_or_none,
     frame_state,
     is_naive,
@@ -68,7 +66,7 @@ from cep.matcher.detectors._timers import (
 )
 from cep.matcher.stream import KEY_COL, Chunk
 from cep.model import HeartbeatPattern
-from cep.results import Match, MatchResult, PartialMatch
+from cep.results import MatchResult, PartialMatch
 
 __all__ = ["Engine", "find_matches"]
 
@@ -144,15 +142,7 @@ class Engine(TimerEngine):
                 engine.last_ids[k] = value
         return engine
 
-    def run_tables(self, chunk: Chunk) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-        """Batch run: every event, then the end of the stream (emissions, pending)."""
-        emitted = concat([self._process(chunk), self._fire(fire_limit(None, self.max_us))])
-        return emitted, self._pending_table()
-
     # --- internals ----------------------------------------------------------------------------
-    def _build(self, table: pl.DataFrame | None) -> list[Match]:
-        return build_matches(self.pattern.name, table, self.keys, self.naive)
-
     def _grow(self, n_keys: int) -> None:
         extra = n_keys - self.seen.shape[0]
         if extra > 0:
