@@ -18,9 +18,13 @@ CEP = ROOT / "cep"
 HOMES = {
     "polars": (
         "cep/events.py", "cep/expr.py", "cep/matcher/", "cep/packs.py", "cep/results.py",
+        "cep/explain/",
     ),
     "numba": ("cep/matcher/",),
     "sqlalchemy": ("cep/history.py", "cep/history/"),
+    "alembic": ("cep/history/",),
+    "httpx": ("cep/nl/", "cep/alerts/"),
+    "jinja2": ("cep/codegen/",),
 }
 APP_CODE = ("cep", "ui", "pages", "app.py")
 
