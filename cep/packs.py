@@ -11,12 +11,16 @@ A pack is a folder ``packs/<name>/`` holding
 * ``expected/<pattern>.json``: the matches of each pattern on the default sample
   (:data:`DEFAULT_SAMPLE_EVENTS` events, seed 0), checked by a test.
 
-Background events arrive as a Poisson process of ``events_per_s`` over ``keys.count`` keys, so
-the per-key density does not depend on the number of events asked for: 200 events give a short
-demo, 10,000,000 a long benchmark stream of the same traffic. Each planted incident (and decoy)
-runs on a key of its own, outside the background keys, so its events are exactly the ones listed
-in its spec and background traffic never completes or breaks it. Every incident is recorded as a
-:class:`PlantedIncident` with the ``event_id`` values of its events.
+Background events arrive as a Poisson process of ``events_per_s`` over ``keys.count`` keys, or,
+with ``cadence``, as regular reports of every key every ``every_s`` seconds (telemetry, where a
+silent key means something); either way the per-key density does not depend on the number of
+events asked for: 200 events give a short demo, 10,000,000 a long benchmark stream of the same
+traffic. By default each planted incident (and decoy) runs on a key of its own, outside the
+background keys, so its events are exactly the ones listed in its spec and background traffic
+never completes or breaks it; with ``key: background`` it runs on a background key, amid that
+key's normal traffic (interleaved with Poisson traffic, replacing the key's regular reports
+during the incident with a cadence). Every incident is recorded as a :class:`PlantedIncident`
+with its key and the ``event_id`` values of its own events.
 
 Errors are :class:`~cep.errors.PatternError` naming the file and the field.
 """
@@ -177,12 +181,45 @@ class KeySpec(_Frozen):
     count: int = Field(ge=1, le=10_000_000)
 
 
+class Cadence(_Frozen):
+    """Regular telemetry: every background key reports every ``every_s`` seconds.
+
+    Each key has a random phase in [0, ``every_s``) and each report a uniform jitter in
+    [-``jitter_s``, ``jitter_s``], so two reports of one key are ``every_s`` ± 2 × ``jitter_s``
+    apart and a key is never silent by accident.
+    """
+
+    every_s: float = Field(gt=0, allow_inf_nan=False)
+    jitter_s: float = Field(0.0, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _small_jitter(self) -> Cadence:
+        if self.jitter_s * 2 >= self.every_s:
+            raise ValueError(
+                f"jitter_s ({self.jitter_s:g}) must be under half of every_s ({self.every_s:g})"
+            )
+        return self
+
+
 class TimeSpec(_Frozen):
-    """The time field, the stream's start and its mean event rate."""
+    """The time field, the stream's start, and either a mean event rate or a reporting cadence.
+
+    ``events_per_s``: background events are a Poisson stream at that rate over all keys.
+    ``cadence``: every background key reports regularly (:class:`Cadence`); the stream then lasts
+    as long as it takes the keys to send the background events (see :func:`generate_sample`).
+    """
 
     field: str = "ts"
     start: datetime
-    events_per_s: float = Field(gt=0, allow_inf_nan=False)
+    events_per_s: float | None = Field(None, gt=0, allow_inf_nan=False)
+    cadence: Cadence | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> TimeSpec:
+        if (self.events_per_s is None) == (self.cadence is None):
+            raise ValueError("give exactly one of events_per_s (Poisson traffic) and cadence "
+                             "(regular reports per key)")
+        return self
 
 
 class IncidentStep(_Frozen):
@@ -207,7 +244,17 @@ class IncidentSpec(_Frozen):
     description: str = ""
     per_10k_events: float = Field(ge=0)
     min_count: int = Field(1, ge=0)
-    horizon_s: float = Field(0.0, ge=0, description="time after the last event kept in the stream")
+    horizon_s: float = Field(
+        0.0, ge=0,
+        description="time after the last event kept in the stream (and, with key: background, "
+        "kept free of other incidents on the same key)",
+    )
+    key: Literal["own", "background"] = Field(
+        "own",
+        description="own: a key of its own with only these events; background: one of the "
+        "background keys, amid its normal traffic (Poisson: interleaved with it; cadence: these "
+        "events replace the key's regular reports from the first to the last of them)",
+    )
     events: tuple[IncidentStep, ...] = Field(min_length=1)
 
     def count_for(self, events: int) -> int:
@@ -431,6 +478,97 @@ def _epoch_us(start: datetime) -> int:
     return int(aware.timestamp()) * 1_000_000 + aware.microsecond
 
 
+def _needed_s(inc: IncidentSpec) -> float:
+    """Stream time one copy of ``inc`` takes: its last offset plus its horizon."""
+    return max(inc.offsets_s()) + inc.horizon_s
+
+
+def _cadence_key_count(pack: Pack, cadence: Cadence, n_bg: int, keys: int | None,
+                       duration: float | None) -> int:
+    if keys is not None and duration is not None:
+        raise CepError(
+            f"pack {pack.name!r} reports on a cadence, so its length follows from the number of "
+            "keys: give keys or duration, not both"
+        )
+    if keys is not None:
+        count = keys
+    elif duration is not None:
+        count = max(1, round(n_bg * cadence.every_s / duration))
+    else:
+        count = pack.generator.keys.count
+    if n_bg and count > n_bg:
+        raise CepError(
+            f"pack {pack.name!r}: {n_bg} background events cannot give each of {count} keys one "
+            "report; ask for more events or fewer keys"
+        )
+    return count
+
+
+def _place_on_background(
+    pack: Pack, plans: list[tuple[IncidentSpec, int]], rng: np.random.Generator,
+    key_count: int, lead_s: float, span_s: float,
+) -> dict[int, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """Starts and background keys of the ``key: background`` copies, by plan index.
+
+    Copies go to distinct keys while there are enough; copies sharing a key are laid one after
+    another at random gaps, each keeping its ``horizon_s`` free, so they never overlap.
+    """
+    items = [(index, count) for index, (inc, count) in enumerate(plans)
+             if inc.key == "background" and count]
+    if not items:
+        return {}
+    lengths = np.concatenate([np.full(count, _needed_s(plans[index][0])) for index, count in items])
+    n = len(lengths)
+    slots = min(key_count, n)
+    chosen = rng.choice(key_count, size=slots, replace=False)
+    order = rng.permutation(n)
+    key_of = np.empty(n, dtype=np.int64)
+    key_of[order] = chosen[np.arange(n) % slots]
+    starts = np.empty(n)
+    for slot in range(slots):
+        members = order[slot::slots]
+        total = float(lengths[members].sum())
+        if total > span_s - lead_s:
+            raise CepError(
+                f"pack {pack.name!r}: the {len(members)} incidents planted on background key "
+                f"{pack.generator.keys.format.format(int(chosen[slot]))} need {total:g}s but the "
+                f"stream has {span_s - lead_s:g}s for them; ask for more events or more keys"
+            )
+        gaps = np.sort(rng.uniform(lead_s, span_s - total, len(members)))
+        starts[members] = gaps + np.r_[0.0, np.cumsum(lengths[members])[:-1]]
+    out = {}
+    first = 0
+    for index, count in items:
+        out[index] = (starts[first:first + count], key_of[first:first + count])
+        first += count
+    return out
+
+
+def _cadence_times(
+    cadence: Cadence, rng: np.random.Generator, n_bg: int, key_count: int,
+    windows: list[tuple[int, float, float]],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The first ``n_bg`` regular reports in time (seconds, key), none inside a ``window``.
+
+    ``windows`` are (key, first, last) times taken by incidents on that key.
+    """
+    every = cadence.every_s
+    blocked = sum(int((b - a) / every) + 2 for _, a, b in windows)
+    rounds = -(-(n_bg + blocked) // key_count) + 2
+    phase = rng.uniform(0.0, every, key_count)
+    times = cadence.jitter_s + phase[:, None] + np.arange(rounds)[None, :] * every
+    if cadence.jitter_s:
+        times += rng.uniform(-cadence.jitter_s, cadence.jitter_s, times.shape)
+    keep = np.ones(times.shape, dtype=bool)
+    for key, first, last in windows:
+        row = times[key]  # increasing: the jitter is under half the cadence
+        keep[key, np.searchsorted(row, first, "left"):np.searchsorted(row, last, "right")] = False
+    flat_t = times[keep]
+    flat_k = np.broadcast_to(np.arange(key_count)[:, None], times.shape)[keep]
+    pick = np.argsort(flat_t, kind="stable")[:n_bg]
+    return flat_t[pick], flat_k[pick]
+
+
 def generate_sample(
     pack: Pack,
     *,
@@ -441,9 +579,23 @@ def generate_sample(
 ) -> tuple[pl.DataFrame, list[PlantedIncident]]:
     """Generate ``events`` events of ``pack`` and the incidents planted in them.
 
-    Deterministic for a seed. ``keys`` overrides the number of background keys and ``duration``
-    (seconds) the stream length (by default ``events / events_per_s``). The frame is in time
-    order with the id column ``1..events``; its time column is ``Datetime("us", "UTC")``.
+    Deterministic for a seed. The frame is in time order with the id column ``1..events``; its
+    time column is ``Datetime("us", "UTC")``. The background gets the events the planted
+    incidents and decoys leave (``n_bg``).
+
+    * ``events_per_s`` (Poisson traffic): ``keys`` overrides the number of background keys and
+      ``duration`` (seconds) the stream length (by default ``events / events_per_s``).
+    * ``cadence``: each of the ``K`` background keys (``keys``, else ``keys.count``) reports
+      every ``every_s`` seconds, and the stream is the first ``n_bg`` reports in time, so it
+      lasts about ``n_bg / K × every_s`` seconds. ``duration`` instead sets
+      ``K = round(n_bg × every_s / duration)`` (give one of ``keys`` and ``duration``).
+      Incidents are placed between ``every_s + jitter_s`` (every key has reported by then) and
+      ``(n_bg // K − 2) × every_s`` seconds (which every key covers with reports), so no key is
+      silent for longer than ``every_s + 2 × jitter_s`` before the end of the stream, except
+      where an incident says so.
+
+    Incidents with ``key: background`` run on background keys (distinct ones while there are
+    enough; copies sharing a key never overlap, ``horizon_s`` apart).
 
     Raises:
         CepError: bad sizes, or a stream too short to hold an incident.
@@ -456,8 +608,6 @@ def generate_sample(
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise CepError(f"duration must be a positive number of seconds, got {duration}")
     rng = np.random.default_rng(seed)
-    key_count = keys if keys is not None else gen.keys.count
-    span_s = duration if duration is not None else events / gen.time.events_per_s
 
     plans: list[tuple[IncidentSpec, int]] = []
     planted_events = 0
@@ -472,12 +622,40 @@ def generate_sample(
             "planted incidents; ask for more events"
         )
 
-    gaps = rng.exponential(1.0, n_bg)
-    bg_t = np.cumsum(gaps)
-    if n_bg:
-        bg_t *= span_s / (bg_t[-1] + rng.exponential(1.0))
+    cadence = gen.time.cadence
+    if cadence is None:
+        assert gen.time.events_per_s is not None
+        key_count = keys if keys is not None else gen.keys.count
+        span_s = duration if duration is not None else events / gen.time.events_per_s
+        lead_s = 0.0
+    else:
+        key_count = _cadence_key_count(pack, cadence, n_bg, keys, duration)
+        span_s = max(n_bg // key_count - 2, 0) * cadence.every_s
+        lead_s = cadence.every_s + cadence.jitter_s  # every key has reported once by then
+    for inc, count in plans:
+        needed = _needed_s(inc) + lead_s
+        if count and needed > span_s:
+            raise CepError(
+                f"pack {pack.name!r}: incident {inc.name!r} needs {needed:g}s of stream but the "
+                f"stream lasts {span_s:g}s; ask for more events or a longer duration"
+            )
+    shared = _place_on_background(pack, plans, rng, key_count, lead_s, span_s)
+
+    if cadence is None:
+        gaps = rng.exponential(1.0, n_bg)
+        bg_t = np.cumsum(gaps)
+        if n_bg:
+            bg_t *= span_s / (bg_t[-1] + rng.exponential(1.0))
+        bg_key = rng.integers(0, key_count, n_bg)
+    else:
+        windows = [
+            (int(key), float(start) + min(inc.offsets_s()), float(start) + max(inc.offsets_s()))
+            for index, (starts, keys_of) in shared.items()
+            for start, key in zip(starts, keys_of, strict=True)
+            for inc in (plans[index][0],)
+        ]
+        bg_t, bg_key = _cadence_times(cadence, rng, n_bg, key_count, windows)
     bg_us = (bg_t * 1e3).astype(np.int64) * 1_000  # whole milliseconds
-    bg_key = rng.integers(0, key_count, n_bg)
     columns: dict[str, pl.Series] = {}
     for name, spec in gen.fields.items():
         columns[name] = _draw(spec, rng, n_bg, bg_key).alias(name)
@@ -485,23 +663,22 @@ def generate_sample(
     inc_us: list[np.ndarray[Any, Any]] = []
     inc_key: list[np.ndarray[Any, Any]] = []
     inc_cols: dict[str, list[pl.Series]] = {name: [] for name in gen.fields}
-    labels: list[tuple[IncidentSpec, str, int]] = []  # spec, id, number of events
+    labels: list[tuple[IncidentSpec, str, int, int]] = []  # spec, id, number of events, key
     next_key = key_count
-    for inc, count in plans:
-        offsets = np.array(inc.offsets_s())
-        needed = float(offsets.max()) + inc.horizon_s
-        if count and needed > span_s:
-            raise CepError(
-                f"pack {pack.name!r}: incident {inc.name!r} needs {needed:g}s of stream but the "
-                f"stream lasts {span_s:g}s; ask for more events or a longer duration"
-            )
+    for index, (inc, count) in enumerate(plans):
         if not count:
             continue
+        offsets = np.array(inc.offsets_s())
         size = len(offsets)
-        starts = rng.uniform(0.0, span_s - needed, count)
+        if index in shared:
+            starts, copy_keys = shared[index]
+        else:
+            starts = rng.uniform(lead_s, span_s - _needed_s(inc), count)
+            copy_keys = np.arange(next_key, next_key + count)
+            next_key += count
         inc_us.append((np.round((starts[:, None] + offsets[None, :]) * 1e3).astype(np.int64)
                        * 1_000).ravel())
-        inc_key.append(np.repeat(np.arange(next_key, next_key + count), size))
+        inc_key.append(np.repeat(copy_keys, size))
         # Columns are built step by step for all copies at once, then put in copy-major order.
         copy_rows = np.concatenate([np.repeat(np.arange(count), s.repeat) for s in inc.events])
         order_rows = pl.Series(np.argsort(copy_rows, kind="stable").astype(np.int64))
@@ -517,8 +694,8 @@ def generate_sample(
                     drawn = _draw(spec, rng, count * step.repeat, walk_keys)
                     parts.append(drawn.alias(name))
             inc_cols[name].append(pl.concat(parts).gather(order_rows))
-        labels.extend((inc, f"{inc.name}#{number + 1}", size) for number in range(count))
-        next_key += count
+        labels.extend((inc, f"{inc.name}#{number + 1}", size, int(copy_keys[number]))
+                      for number in range(count))
 
     all_us = np.concatenate([bg_us, *inc_us]) if inc_us else bg_us
     all_key = np.concatenate([bg_key, *inc_key]) if inc_key else bg_key
@@ -545,8 +722,8 @@ def generate_sample(
 
     planted: list[PlantedIncident] = []
     position = n_bg
-    for (inc, ident, size), key_index in zip(labels, range(key_count, next_key), strict=True):
-        ids = tuple(int(i) for i in np.sort(rank[position:position + size]))
+    for inc, ident, size, key_index in labels:
+        ids = tuple(np.sort(rank[position:position + size]).tolist())
         position += size
         planted.append(PlantedIncident(
             id=ident, kind=inc.name, role=inc.role, pattern=inc.pattern,

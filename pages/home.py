@@ -17,17 +17,22 @@ for spec in feature_pages():
     with st.container(border=True):
         st.page_link(spec.path, label=f"**{spec.title}**", icon=spec.icon, help=spec.summary)
         st.caption(spec.summary)
-st.caption("New here? Open **Test**, press **Load sample**, then **Run**.")
+st.caption(
+    "New here? Open **Test**, press **Load sample**, then **Run**. Or start from an industry "
+    "scenario in the **Gallery** — card fraud, account security, predictive maintenance and "
+    "more — and press **Open in Test** on any of its patterns."
+)
 
 st.subheader("How a test works")
 steps = st.columns(3)
 steps[0].markdown(
     "**1. Pattern**  \nLoad the V-shape sample, upload a `.json`, `.yaml` or `.sql` file, "
-    "paste the text, or build a sequence or any of the 11 detectors with a form."
+    "paste the text, build a sequence or any of the 11 detectors with a form, or open one "
+    "from a template pack in the Gallery."
 )
 steps[1].markdown(
-    "**2. Events**  \nUse the sample stock ticks or upload CSV, JSON, NDJSON or Parquet "
-    "with a time column."
+    "**2. Events**  \nUse the sample stock ticks, a template pack's generated sample, or "
+    "upload CSV, JSON, NDJSON or Parquet with a time column."
 )
 steps[2].markdown(
     "**3. Matches**  \nEach match with its key, time span, events and the variable each "

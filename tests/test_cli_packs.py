@@ -78,6 +78,24 @@ def test_sample_seed_changes_the_events(capsys: pytest.CaptureFixture[str], tmp_
     assert not pl.read_parquet(a).equals(pl.read_parquet(b))
 
 
+def test_sample_of_a_cadence_pack_plants_incidents_on_its_reporting_keys(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out, incidents = tmp_path / "sites.parquet", tmp_path / "incidents.json"
+    code, _, err = run(capsys, "packs", "sample", "telecom_network", "--events", 20_000,
+                       "--keys", 3, "--seed", 4, "--out", out, "--incidents", incidents)
+    assert code == 0
+    assert not err
+    events = load_events(out)
+    assert sorted(events["site_id"].unique().to_list()) == ["SITE-0000", "SITE-0001", "SITE-0002"]
+    planted = json.loads(incidents.read_text(encoding="utf-8"))
+    assert {p["key"] for p in planted} <= {"SITE-0000", "SITE-0001", "SITE-0002"}
+    silent = find_matches(load_pack("telecom_network").patterns["site_silent"], events).matches
+    dark = [p for p in planted if p["kind"] == "site_goes_dark"]
+    assert len(dark) == 3
+    assert sorted(m.event_ids for m in silent) == sorted([p["event_ids"][3]] for p in dark)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -86,8 +104,11 @@ def test_sample_seed_changes_the_events(capsys: pytest.CaptureFixture[str], tmp_
         (["sample", "card_fraud", "--events", "0", "--out", "x.csv"], "--events must be at least 1"),
         (["sample", "card_fraud", "--events", "10", "--out", "x.csv"], "cannot hold"),
         (["sample", "card_fraud", "--out", "x.txt"], "unknown output format '.txt'"),
+        (["sample", "telecom_network", "--keys", "500", "--out", "x.csv"],
+         "cannot give each of 500 keys one report"),
     ],
-    ids=["show-unknown", "sample-unknown", "no-events", "too-few", "bad-extension"],
+    ids=["show-unknown", "sample-unknown", "no-events", "too-few", "bad-extension",
+         "cadence-too-many-keys"],
 )
 def test_bad_input_exits_2_with_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

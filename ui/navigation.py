@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+TEST_PAGE = "pages/test.py"
+"""The Test page's script (other pages switch to it)."""
+
 
 @dataclass(frozen=True)
 class PageSpec:
@@ -35,10 +38,17 @@ PAGES: tuple[PageSpec, ...] = (
         is_default=True,
     ),
     PageSpec(
-        path="pages/test.py",
+        path=TEST_PAGE,
         title="Test",
         icon=":material/play_circle:",
         summary="Run a pattern on sample or uploaded events and see every match.",
+    ),
+    PageSpec(
+        path="pages/gallery.py",
+        title="Gallery",
+        icon=":material/grid_view:",
+        summary="Start from an industry template pack: read its patterns, see its sample "
+        "events, and open any pattern in Test.",
     ),
 )
 

@@ -97,3 +97,33 @@ TEST_REPLAY_BATCH_SIZE = "test.replay_batch_size"
 """Rows per micro-batch fed to the incremental matcher."""
 TEST_REPLAY_LATENESS_S = "test.replay_lateness_s"
 """Allowed lateness of the replay, in seconds."""
+
+# Test page: a pattern and events handed over by the Gallery (ui/gallery_handoff.py)
+TEST_PACK_SAMPLE = "test.pack_sample"
+"""The template pack sample (`PackSample`) offered as an events source after "Open in Test"."""
+TEST_AUTORUN = "test.autorun"
+"""Set by the Gallery: run the handed-over pattern once on the Test page's next render."""
+
+# Gallery page: filters
+GALLERY_INDUSTRIES = "gallery.industries"
+"""The industry filter (any of the chosen industries)."""
+GALLERY_USE_CASES = "gallery.use_cases"
+"""The use-case filter (any of the chosen use cases)."""
+GALLERY_KINDS = "gallery.kinds"
+"""The pattern-kind filter (templates with a pattern of any chosen kind)."""
+GALLERY_SEARCH = "gallery.search"
+"""Free-text search over titles, descriptions, tags and pattern names."""
+GALLERY_RESET = "gallery.reset"
+"""The "Reset filters" button of the empty state."""
+
+# Gallery page: cards and the detail view
+GALLERY_SELECTED = "gallery.selected"
+"""The card whose detail view is open, as `(source, ident)`; absent: the card grid."""
+GALLERY_OPEN = "gallery.open.{source}.{ident}"
+"""Template of a card's "View details" button key."""
+GALLERY_OPEN_PREFIX = "gallery.open."
+"""Prefix shared by every card's "View details" button key."""
+GALLERY_BACK = "gallery.back"
+"""The "All templates" button of the detail view."""
+GALLERY_OPEN_IN_TEST = "gallery.open_in_test.{pack}.{pattern}"
+"""Template of a pattern's "Open in Test" button key."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the history tables; applied on start-up by :mod:`cep.history.migrate`."""
