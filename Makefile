@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 RUNSTAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest bench clean
+.PHONY: run test lint pytest bench wheel clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.sequence_cases >> BENCHMARKS.md
 	echo >> BENCHMARKS.md
 	$(PY) -m benchmarks.kinds_report >> BENCHMARKS.md
+	for section in packs_generator explain history nl_eval; do \
+		echo >> BENCHMARKS.md; $(PY) -m benchmarks.$$section >> BENCHMARKS.md || exit 1; \
+	done
+
+# The wheel generated Spark jobs install on Databricks (see cep/codegen and docs/deploy.md).
+wheel: $(RUNSTAMP)
+	$(PY) -m pip wheel -q --no-deps -w dist .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,19 @@
-"""Gallery: browse the template packs, read one in detail, and open its patterns in Test."""
+"""Gallery: browse the template packs and your saved templates, read one in detail, and open its
+patterns in Test."""
 
 import streamlit as st
 
+from cep.history import UserTemplate
 from ui import state
-from ui.gallery import PackCatalogue, count_text, filter_cards, load_catalogue
+from ui.gallery import (
+    PackCatalogue,
+    count_text,
+    filter_cards,
+    load_catalogue,
+    load_user_templates,
+    template_card,
+)
+from ui.gallery_templates import render_template_detail, selected_template
 from ui.gallery_view import (
     render_card_grid,
     render_filters,
@@ -17,7 +27,8 @@ from ui.widgets import empty_state, escape_markdown, report_errors
 st.title("Template gallery", anchor=False)
 st.caption(
     "Start from an industry scenario: every pack's patterns are proven on its own generated "
-    "sample events. Open a pack to read its patterns in plain English, then **Open in Test**."
+    "sample events. Open a pack to read its patterns in plain English, then **Open in Test**. "
+    "Patterns you save from the Test page appear under **Your templates**."
 )
 
 catalogue: PackCatalogue | None = None
@@ -25,12 +36,21 @@ with report_errors("Could not read the template packs"):
     catalogue = load_catalogue()
 if catalogue is None:
     st.stop()
+templates: list[UserTemplate] = []
+with report_errors("Could not read your saved templates"):
+    templates = load_user_templates()
+if notice := st.session_state.pop(state.GALLERY_NOTICE, None):
+    st.success(notice, icon=":material/check_circle:")
 
 render_problems(catalogue)
-cards = catalogue.cards()
-pack = selected_pack(catalogue, st.session_state.get(state.GALLERY_SELECTED))
+cards = catalogue.cards() + [template_card(t) for t in templates]
+selected = st.session_state.get(state.GALLERY_SELECTED)
+pack = selected_pack(catalogue, selected)
+template = selected_template(templates, selected)
 if pack is not None:
     render_pack_detail(catalogue, pack)
+elif template is not None:
+    render_template_detail(template)
 elif not cards:
     empty_state(
         f"No template packs in **{escape_markdown(str(catalogue.root))}**. Each pack is a folder "

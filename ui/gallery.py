@@ -1,9 +1,8 @@
 """The Gallery's catalogue: template cards from the packs folder, loaded once and filtered.
 
-A card is one template the Gallery shows, whatever its source. Built-in template packs
-(``packs/``, read by :mod:`cep.packs`) are the first source; another source (templates users
-saved from the Test page) adds its own cards with its own ``source`` value, and the page groups
-cards by source in :data:`SOURCE_TITLES` order.
+A card is one template the Gallery shows, whatever its source: built-in template packs
+(``packs/``, read by :mod:`cep.packs`), and templates users saved from the Test page (the history
+store's ``list_templates``). The page groups cards by source in :data:`SOURCE_TITLES` order.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from cep.errors import CepError
+from cep.history import UserTemplate
 from cep.packs import (
     DEFAULT_SAMPLE_EVENTS,
     Pack,
@@ -27,10 +27,13 @@ from cep.packs import (
     load_pack,
     packs_root,
 )
+from ui.history_store import get_history_store
 
 SOURCE_PACK = "pack"
 """Cards of built-in template packs (``packs/``)."""
-SOURCE_TITLES: dict[str, str] = {SOURCE_PACK: "Template packs"}
+SOURCE_USER = "user"
+"""Cards of templates users saved from the Test page (the card's ``ident`` is the template id)."""
+SOURCE_TITLES: dict[str, str] = {SOURCE_PACK: "Template packs", SOURCE_USER: "Your templates"}
 """Each card source's section title, in display order."""
 
 SAMPLE_SEED = 0
@@ -56,6 +59,7 @@ class TemplateCard:
         summary: one or two sentences for the card.
         pattern_names: the names of its patterns.
         search_text: lower-case text that free-text search looks in.
+        owner: who saved it (user templates; None for packs).
     """
 
     source: str
@@ -69,6 +73,7 @@ class TemplateCard:
     summary: str
     pattern_names: tuple[str, ...]
     search_text: str
+    owner: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -182,6 +187,39 @@ def pack_card(pack: Pack) -> TemplateCard:
             [p.description for p in patterns if p.description],
         ),
     )
+
+
+def template_card(template: UserTemplate) -> TemplateCard:
+    """Return the card of a user template (no industry, use case or difficulty of its own)."""
+    pattern_name = str(template.pattern.get("name", ""))
+    return TemplateCard(
+        source=SOURCE_USER,
+        ident=template.id,
+        title=template.name,
+        industry="",
+        use_cases=(),
+        kinds=(template.kind,),
+        tags=template.tags,
+        difficulty=None,
+        summary=summarize(template.description),
+        pattern_names=(pattern_name,) if pattern_name else (),
+        search_text=search_text(
+            template.name,
+            template.description,
+            template.tags,
+            [pattern_name, template.owner],
+        ),
+        owner=template.owner,
+    )
+
+
+def load_user_templates() -> list[UserTemplate]:
+    """Return every saved user template, by name.
+
+    Raises:
+        StoreError: the history database cannot be read (or its settings are wrong).
+    """
+    return get_history_store().list_templates()
 
 
 @dataclass(frozen=True)

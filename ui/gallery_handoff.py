@@ -1,7 +1,8 @@
 """The hand-off from the Gallery to the Test page: a pattern and its pack's sample, run on arrival.
 
 The Gallery calls :func:`hand_off` and switches to the Test page; the Test page offers the sample
-as an events source (:func:`handed_sample`) and runs once (:func:`take_autorun`).
+as an events source (:func:`handed_sample`) and runs once (:func:`take_autorun`). A user template
+has no sample: :func:`hand_off_pattern` loads only its pattern, and the user picks the events.
 """
 
 from __future__ import annotations
@@ -74,3 +75,24 @@ def handed_sample() -> PackSample | None:
 def take_autorun() -> bool:
     """Return whether the Gallery asked for a run, and clear the request (it runs once)."""
     return bool(st.session_state.pop(state.TEST_AUTORUN, False))
+
+
+def hand_off_pattern(pattern_text: str, source: str) -> None:
+    """Put a pattern (without events) into the Test page's state; the user picks the events and
+    presses Run.
+
+    Args:
+        pattern_text: the pattern as JSON text.
+        source: where the pattern comes from, ending in ``.json`` (``template: my_rule.json``).
+    """
+    st.session_state[state.TEST_PATTERN_MODE] = MODE_TEXT
+    st.session_state[state.TEST_PATTERN_TEXT] = pattern_text
+    st.session_state[state.TEST_PATTERN_SOURCE] = source
+    for key in (
+        state.TEST_PATTERN_NOTICE,
+        state.TEST_PACK_SAMPLE,
+        state.TEST_EVENTS_CHOICE,
+        state.TEST_OUTCOME,
+        state.TEST_AUTORUN,
+    ):
+        st.session_state.pop(key, None)

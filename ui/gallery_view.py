@@ -162,14 +162,24 @@ def card_button_key(card: TemplateCard) -> str:
     return state.GALLERY_OPEN.format(source=card.source, ident=card.ident)
 
 
+def card_caption(card: TemplateCard) -> str:
+    """Return the line under a card's title: the industry (or who saved it) and the patterns.
+
+    >>> card = TemplateCard("user", "1", "Mine", "", (), ("trend",), (), None, "", ("t",), "",
+    ...                     owner="ana@example.com")
+    >>> card_caption(card)
+    'saved by ana@example.com · 1 pattern'
+    """
+    where = escape_markdown(card.industry or (f"saved by {card.owner}" if card.owner else ""))
+    count = len(card.pattern_names)
+    return f"{where} · {count} pattern{'s' if count != 1 else ''}"
+
+
 def render_card(card: TemplateCard) -> None:
     """Render one card: title, industry, badges, a summary, tags and its button."""
     with st.container(border=True, width=CARD_WIDTH_PX, height="stretch"):
         st.markdown(f"**{escape_markdown(card.title)}**")
-        st.caption(
-            escape_markdown(card.industry)
-            + f" · {len(card.pattern_names)} pattern{'s' if len(card.pattern_names) != 1 else ''}"
-        )
+        st.caption(card_caption(card))
         st.markdown(card_badges(card))
         if card.summary:
             st.markdown(escape_markdown(card.summary))
@@ -182,7 +192,10 @@ def render_card(card: TemplateCard) -> None:
             args=(card.key,),
             icon=":material/open_in_full:",
             help="Why it matters, each pattern in plain English, the event schema and a "
-            "generated sample; open any pattern in Test from there.",
+            "generated sample; open any pattern in Test from there."
+            if card.source == SOURCE_PACK
+            else "The template in plain English and as YAML / JSON; open it in Test, edit it "
+            "or delete it from there.",
         )
 
 

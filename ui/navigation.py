@@ -44,11 +44,38 @@ PAGES: tuple[PageSpec, ...] = (
         summary="Run a pattern on sample or uploaded events and see every match.",
     ),
     PageSpec(
+        path="pages/generate.py",
+        title="Generate",
+        icon=":material/auto_awesome:",
+        summary="Describe a pattern in plain English and get a validated pattern to read back, "
+        "test on sample events, refine, save as a template or open in Test.",
+    ),
+    PageSpec(
         path="pages/gallery.py",
         title="Gallery",
         icon=":material/grid_view:",
         summary="Start from an industry template pack: read its patterns, see its sample "
         "events, and open any pattern in Test.",
+    ),
+    PageSpec(
+        path="pages/history.py",
+        title="History",
+        icon=":material/history:",
+        summary="Every test run, saved: filter, open, re-run, compare, export or delete runs, "
+        "and read the audit log.",
+    ),
+    PageSpec(
+        path="pages/explain.py",
+        title="Explain",
+        icon=":material/lightbulb:",
+        summary="Why each match of a run happened, step by step, and why near misses did not.",
+    ),
+    PageSpec(
+        path="pages/code.py",
+        title="Code",
+        icon=":material/code:",
+        summary="Turn a pattern into Spark code (Structured Streaming, Declarative Pipelines or "
+        "Databricks SQL): read, download, compare targets, and deploy to Databricks.",
     ),
 )
 

@@ -76,7 +76,13 @@ def render_sidebar(settings: Settings) -> None:
                 "2. Load the sample pattern, upload a `.json` / `.yaml` / `.sql` pattern, "
                 "or paste one.\n"
                 "3. Use the sample ticks or upload events (CSV, JSON, NDJSON, Parquet).\n"
-                "4. Press **Run** and read the matches, their timeline and the downloads."
+                "4. Press **Run** and read the matches, their timeline and the downloads.\n"
+                "5. Every run is saved: open **History** to filter, re-run, compare or export "
+                "runs. **Save as template** on the Test page keeps a pattern in the **Gallery**.\n"
+                "6. Or start elsewhere: **Gallery** (industry packs, *Open in Test*) or "
+                "**Generate** (describe the pattern in English).\n"
+                "7. **Explain** says why each match happened and why near misses did not; "
+                "**Code** turns the pattern into Spark code and deploys it (dry run first)."
             )
 
 

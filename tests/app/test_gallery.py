@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import os
 import shutil
 from pathlib import Path
 
@@ -10,8 +11,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.gallery
+import ui.gallery_templates
 import ui.gallery_view
 from cep.explain import describe_pattern
+from cep.history import (
+    HistorySettings,
+    HistoryStore,
+    TemplateDraft,
+    create_history_engine,
+    resolve_owner,
+)
+from cep.model import parse_pattern
 from cep.packs import expected_matches, generate_sample, load_pack
 from ui import state
 from ui.gallery import CardFilter, filter_cards, filter_options, pack_card
@@ -19,7 +29,7 @@ from ui.gallery_handoff import EVENTS_PACK_SAMPLE
 
 ROOT = Path(__file__).resolve().parents[2]
 THREE_PACKS = ("account_security", "card_fraud", "iot_maintenance")
-TIMEOUT_S = 60
+TIMEOUT_S = 120
 
 
 @pytest.fixture
@@ -30,6 +40,22 @@ def packs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         shutil.copytree(ROOT / "packs" / name, root / name)
     monkeypatch.setenv("LAKESTREAM_PACKS_DIR", str(root))
     return root
+
+
+@pytest.fixture(autouse=True)
+def history_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A history database of each test's own: user templates never come from the developer's."""
+    for name in ("LAKESTREAM_DATABASE_URL", "PGHOST", "PGUSER", "PGDATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "lakestream"
+    monkeypatch.setenv("LAKESTREAM_DATA_DIR", str(folder))
+    return folder
+
+
+def history_store() -> HistoryStore:
+    """The real store on the database the app under test uses."""
+    settings = HistorySettings.from_env(os.environ)
+    return HistoryStore(create_history_engine(settings), settings)
 
 
 def open_gallery() -> AppTest:
@@ -396,8 +422,95 @@ def test_cards_filters_and_options_from_packs() -> None:
     assert card.key == ("pack", "card_fraud")
 
 
-@pytest.mark.parametrize("module", [ui.gallery, ui.gallery_view], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [ui.gallery, ui.gallery_view, ui.gallery_templates], ids=lambda m: m.__name__
+)
 def test_doctests_pass(module: object) -> None:
     failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert attempted > 0
     assert failed == 0
+
+
+# ------------------------------------------------------------------------------------------
+# User templates next to the packs
+
+USER_TREND = {
+    "kind": "trend", "name": "rising_coolant", "partition_by": ["device_id"],
+    "value_field": "coolant_bar", "direction": "up", "count": 4,
+}  # fmt: skip
+
+
+def save_user_template(name: str, tags: tuple[str, ...], description: str) -> str:
+    template = history_store().save_template(
+        resolve_owner(None),
+        TemplateDraft(
+            name=name, tags=tags, description=description, pattern=parse_pattern(USER_TREND)
+        ),
+    )
+    return f"user.{template.id}"
+
+
+def shown_card_keys(at: AppTest) -> set[str]:
+    """Every card on the page as ``source.ident``."""
+    prefix = state.GALLERY_OPEN_PREFIX
+    return {b.key.removeprefix(prefix) for b in at.button if b.key and b.key.startswith(prefix)}
+
+
+@pytest.mark.usefixtures("packs_dir")
+def test_user_templates_show_next_to_the_packs_under_their_own_heading() -> None:
+    user = save_user_template(
+        "Hot devices", ("myteam",), "Coolant pressure climbing four readings in a row."
+    )
+    at = open_gallery()
+
+    assert shown_card_keys(at) == {f"pack.{p}" for p in THREE_PACKS} | {user}
+    assert [s.value for s in at.subheader] == ["Template packs", "Your templates"]
+    assert "**4 of 4 templates**" in texts(at.markdown)
+    page = plain(texts(at.markdown))
+    assert "**Hot devices**" in page
+    assert ":violet-badge[trend]" in page
+    assert ":gray-badge[#myteam]" in page
+    assert f"saved by {resolve_owner(None)} · 1 pattern" in plain(texts(at.caption))
+
+
+@pytest.mark.usefixtures("packs_dir")
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (state.GALLERY_KINDS, ["trend"], {"pack.iot_maintenance", "USER"}),
+        (state.GALLERY_KINDS, ["sequence"], {"pack.card_fraud", "pack.account_security"}),
+        (state.GALLERY_SEARCH, "myteam", {"USER"}),
+        (state.GALLERY_SEARCH, "rising coolant", {"USER"}),  # the pattern name as words
+        (state.GALLERY_SEARCH, "climbing", {"USER"}),  # the description
+        (state.GALLERY_INDUSTRIES, ["Manufacturing"], {"pack.iot_maintenance"}),
+        (state.GALLERY_USE_CASES, ["card testing"], {"pack.card_fraud"}),
+    ],
+    ids=["kind-trend", "kind-sequence", "tag", "pattern-name", "description",
+         "industry-set", "use-case-set"],
+)  # fmt: skip
+def test_the_gallery_filters_apply_to_user_templates_too(
+    key: str, value: object, expected: set[str]
+) -> None:
+    user = save_user_template(
+        "Hot devices", ("myteam",), "Coolant pressure climbing four readings in a row."
+    )
+    at = open_gallery()
+    widget = at.text_input(key=key) if key == state.GALLERY_SEARCH else at.multiselect(key=key)
+
+    widget.set_value(value).run()
+
+    assert not at.exception
+    assert shown_card_keys(at) == {user if k == "USER" else k for k in expected}
+
+
+@pytest.mark.usefixtures("packs_dir")
+def test_the_kind_filter_offers_the_kinds_of_user_templates() -> None:
+    history_store().save_template(
+        resolve_owner(None),
+        TemplateDraft(name="Silent", pattern=parse_pattern(
+            {"kind": "heartbeat", "name": "silent_device", "partition_by": ["device_id"],
+             "interval": "1m"}
+        )),
+    )  # fmt: skip
+    at = open_gallery()
+    assert "heartbeat" in at.multiselect(key=state.GALLERY_KINDS).options

@@ -40,7 +40,7 @@ from ui.kind_forms import (
 from ui.sequence_form import MODE_FORM, MODE_TEXT
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT_S = 60
+TIMEOUT_S = 120
 SAMPLE_FIELDS = ["id", "symbol", "ts", "price"]
 
 

@@ -20,7 +20,7 @@ SAMPLE_MATCHES = [
     ("ACME", "21 22 23", "A B C"),
     ("GLOBX", "2 4 6 8 10 12 14 16", "A B B B B C C C"),
 ]
-TIMEOUT_S = 60
+TIMEOUT_S = 120
 
 
 def open_script(script: str) -> AppTest:

@@ -35,7 +35,7 @@ from ui.sequence_form import MODE_FORM
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
-TIMEOUT_S = 60
+TIMEOUT_S = 120
 
 # Worked by hand in samples/README.md: V shape (A B+ C+) over samples/stocks.csv.
 SAMPLE_MATCHES = [

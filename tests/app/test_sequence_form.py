@@ -34,7 +34,7 @@ from ui.sequence_form import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT_S = 60
+TIMEOUT_S = 120
 
 
 def seq(*steps: dict[str, Any], **fields: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from e2e_helpers import save_full_screenshot
 from playwright.sync_api import Locator, Page, expect
 
 from cep.matcher import implemented_kinds
@@ -13,13 +14,6 @@ SCREENSHOT = "/tmp/e2e_kind_form.png"
 GRID_HEADER_PX = 37  # st.data_editor's header row, then rows of 35 px
 GRID_ROW_PX = 35
 GRID_ROW_MARKER_PX = 33  # the row-selection column on the left
-
-
-def save_full_screenshot(page: Page, path: str) -> None:
-    """Screenshot the whole app (Streamlit scrolls inside its main container, not the page)."""
-    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": int(height) + 40})
-    page.screenshot(path=path, full_page=True)
 
 
 def wait_for_rerun(page: Page) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from e2e_helpers import save_full_screenshot
 from playwright.sync_api import Page, expect
 
 from cep.packs import expected_matches, load_pack
@@ -14,13 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 INDUSTRY = "Financial services"
 PACK = "card_fraud"
 PATTERN = "card_testing"
-
-
-def save_full_screenshot(page: Page, path: str) -> None:
-    """Screenshot the whole app (Streamlit scrolls inside its main container, not the page)."""
-    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": int(height) + 40})
-    page.screenshot(path=path, full_page=True)
 
 
 @pytest.mark.e2e

@@ -5,16 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from e2e_helpers import save_full_screenshot
 from playwright.sync_api import Page, expect
 
 SAMPLE_MATCH_COUNT = 4  # the V-shape sample on the sample ticks (samples/README.md)
-
-
-def save_full_screenshot(page: Page, path: str) -> None:
-    """Screenshot the whole app (Streamlit scrolls inside its main container, not the page)."""
-    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": int(height) + 40})
-    page.screenshot(path=path, full_page=True)
 
 
 def open_test_page(page: Page, app_url: str) -> None:

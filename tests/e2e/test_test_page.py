@@ -5,19 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from e2e_helpers import save_full_screenshot
 from playwright.sync_api import Page, expect
 
 # Worked by hand in samples/README.md.
 SAMPLE_MATCH_COUNT = 4
 SCREENSHOT = "/tmp/e2e_test_page.png"
-
-
-def save_full_screenshot(page: Page, path: str) -> None:
-    """Screenshot the whole app: Streamlit scrolls inside its main container, not the page, so
-    grow the viewport to the content's height first."""
-    height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": int(height) + 40})
-    page.screenshot(path=path, full_page=True)
 
 
 @pytest.mark.e2e

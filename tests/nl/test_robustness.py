@@ -41,6 +41,7 @@ def test_public_api_is_curated() -> None:
         "DEFAULT_ENDPOINTS", "MAX_TEXT_CHARS", "MODEL_CHOICES", "Generation", "NlSettings",
         "Source", "check_model_name", "generate_offline", "generate_with_model",
         "list_example_prompts", "load_eval_set", "pack_vocabulary", "pattern_sha256",
-        "text_sha256",
+        "text_sha256", "ACCEPT_ACTION", "AUDIT_PROMPTS_VAR", "GENERATE_ACTION", "audit_details",
+        "audit_prompts_enabled",
     }
     assert len(cep.nl.__all__) == len(set(cep.nl.__all__))

@@ -8,7 +8,7 @@ paragraph that states its window, threshold and when it reports.
 >>> from cep.model import parse_pattern
 >>> p = parse_pattern({"kind": "match_recognize", "name": "v", "pattern": "A B+? C",
 ...                    "define": {"C": "price > 10"}})
->>> print(describe_pattern(p).splitlines()[1])
+>>> print(describe_pattern(p).splitlines()[2])
 Matches one row A (any row), then one or more rows B (any rows; as few as possible), then one row C (price > 10).
 """
 

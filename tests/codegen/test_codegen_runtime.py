@@ -1,0 +1,102 @@
+"""The per-key runtime of generated jobs, without Spark: timers for deadlines, Spark's watermark
+passed on, snapshots that continue exactly, and the end-of-stream row."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from cep.codegen.runtime import END_OF_STREAM_COLUMN, KeyRunner, match_columns
+from cep.model import dump_pattern
+from tests.codegen.kinds import pattern
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def rows(*events: tuple[int, int, str], end: bool = False) -> pd.DataFrame:
+    """Events (id, seconds after T0, event_type) of customer c1, as Spark hands them over."""
+    frame = pd.DataFrame({
+        "id": [e[0] for e in events],
+        "ts": [(T0 + timedelta(seconds=e[1])).replace(tzinfo=None) for e in events],
+        "customer_id": "c1",
+        "event_type": [e[2] for e in events],
+        END_OF_STREAM_COLUMN: end,
+    })
+    return frame
+
+
+def runner() -> KeyRunner:
+    return KeyRunner(dump_pattern(pattern("absence")), lateness_ms=60_000)
+
+
+def test_absence_registers_a_timer_at_its_deadline_and_fires_when_spark_passes_it() -> None:
+    r = runner()
+    step = r.on_rows(None, [rows((1, 0, "add_to_cart"))], ("c1",), watermark_ms=0)
+    assert step.matches.empty
+    # the event waits for the watermark: the first timer is just after its time
+    assert step.timer_ms == ms(T0) + 1
+    step = r.on_timer(step.snapshot, ("c1",), watermark_ms=ms(T0) + 1)
+    deadline = T0 + timedelta(minutes=30)
+    assert step.timer_ms == ms(deadline) + 1
+    assert step.matches.empty
+    step = r.on_timer(step.snapshot, ("c1",), watermark_ms=ms(deadline) + 1)
+    assert list(step.matches.columns) == match_columns(pattern("absence"))
+    record = step.matches.to_dict("records")[0]
+    assert (record["customer_id"], record["event_ids"], record["classifiers"]) == (
+        "c1", ["1"], ["trigger"])
+    assert record["start"] == pd.Timestamp("2024-01-01 00:00:00")
+    assert json.loads(record["measures"]) == {"timeout_s": 1800.0}
+    assert step.timer_ms is None
+
+
+def test_expected_event_in_time_cancels_the_absence() -> None:
+    r = runner()
+    step = r.on_rows(None, [rows((1, 0, "add_to_cart"), (2, 60, "checkout"))], ("c1",), 0)
+    step = r.on_timer(step.snapshot, ("c1",), ms(T0 + timedelta(hours=2)))
+    assert step.matches.empty
+    assert step.timer_ms is None
+
+
+def test_end_of_stream_row_flushes_the_key_at_its_time() -> None:
+    r = runner()
+    step = r.on_rows(None, [rows((1, 0, "add_to_cart"))], ("c1",), 0)
+    end = rows((0, 1800, "")).assign(id=None, event_type=None, **{END_OF_STREAM_COLUMN: True})
+    step = r.on_rows(step.snapshot, [end], ("c1",), 0)
+    assert step.snapshot is None
+    assert step.timer_ms is None
+    assert step.matches["event_ids"].tolist() == [["1"]]
+
+
+def test_snapshot_restored_elsewhere_continues_the_same_way() -> None:
+    first = runner()
+    step = first.on_rows(None, [rows((1, 0, "add_to_cart"))], ("c1",), 0)
+    fresh = runner()  # another worker: nothing cached
+    later = ms(T0 + timedelta(hours=1))
+    assert fresh.on_timer(step.snapshot, ("c1",), later).matches["event_ids"].tolist() == [["1"]]
+    assert first.on_timer(step.snapshot, ("c1",), later).matches["event_ids"].tolist() == [["1"]]
+
+
+def test_integer_columns_spark_turned_into_floats_are_integers_again() -> None:
+    r = KeyRunner(dump_pattern(pattern("absence")), 60_000, int_columns=["id"])
+    frame = rows((7, 0, "add_to_cart"))
+    frame["id"] = frame["id"].astype("float64")
+    step = r.on_rows(None, [frame], ("c1",), 0)
+    step = r.on_timer(step.snapshot, ("c1",), ms(T0 + timedelta(hours=1)))
+    assert step.matches["event_ids"].tolist() == [["7"]]
+
+
+def test_within_patterns_get_a_timer_when_every_window_has_closed() -> None:
+    p = pattern("match_recognize", within="10m", partition_by=["customer_id"],
+                define={"B": "id > PREV(id)", "C": "id < PREV(id)"}, measures={})
+    r = KeyRunner(dump_pattern(p), 0)
+    step = r.on_rows(None, [rows((1, 0, "x"), (2, 1, "x"))], ("c1",), 0)
+    last = T0 + timedelta(seconds=1)
+    assert step.timer_ms == ms(last) + 1  # the last event waits for the watermark
+    step = r.on_timer(step.snapshot, ("c1",), ms(last) + 1)
+    assert step.timer_ms == ms(last + timedelta(minutes=10)) + 1
