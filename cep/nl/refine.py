@@ -11,7 +11,7 @@ from cep.model import Pattern, pattern_to_dict
 from cep.nl.conditions import Unclear, render
 from cep.nl.phrases import NUMBER_RE, parse_number
 from cep.nl.reading import GLOBAL, TIME_UNITS, Request, read_filter
-from cep.nl.vocabulary import singular
+from cep.nl.vocabulary import singular, words_match
 
 __all__ = ["refine_pattern"]
 
@@ -24,6 +24,21 @@ _REFINE_DURATION_FIELDS = {
 _FILTER_FIELDS = {"count_threshold": ("where",), "velocity": ("where",),
                   "session": ("where",), "absence": ("trigger",),
                   "temporal_correlation": ("a", "b")}
+
+
+_KEY_EDIT = re.compile(
+    r"\b(?P<by>per|by|for\s+each|group(?:ed)?\s+by|partition(?:ed)?\s+by)\s+"
+    r"(?P<w>[a-z_]+(?:\s+(?!(?:instead|rather|and|or|only|within|in|over|for|with|to|"
+    r"then|call|name|rename|make|per|by|each|across)\b)[a-z_]+){0,2})"
+)
+"""``per merchant category instead``: the key words (at most three) after ``per``/``by``."""
+_EDIT_WORDS = re.compile(
+    r"\b(?:make|change|set|switch|update|use|increase|raise|lower|reduce|decrease|extend|"
+    r"shorten|bump|instead|rather|now|threshold|window|limit)\b"
+)
+"""Words that only say "edit this"; they count as read once an edit was applied."""
+_KEY_NOUNS = ("card", "user", "account", "device", "machine", "customer", "vehicle", "sensor",
+              "pump", "ip", "merchant", "session", "key", "entity")
 
 
 def refine_pattern(ctx: Request, current: Pattern) -> dict[str, Any]:
@@ -47,22 +62,20 @@ def refine_pattern(ctx: Request, current: Pattern) -> dict[str, Any]:
                           "to which state.")
         data[target] = durations[0].text
         changed.append(f"{target} set to {durations[0].text}")
-    mkey = re.search(r"\b(?:per|by|for\s+each|group(?:ed)?\s+by|partition(?:ed)?\s+by)\s+"
-                     r"(?P<w>[a-z_]+)", low)
-    if mkey and singular(mkey.group("w")) not in TIME_UNITS:
-        column = ctx.vocab.key_for(mkey.group("w")) if ctx.vocab.has_schema else None
-        if column is None and ctx.vocab.has_schema:
-            column = ctx.vocab.field_for([mkey.group("w")])
-        if column is None and not ctx.vocab.has_schema:
-            column = mkey.group("w") if mkey.group("w").endswith("_id") else \
-                f"{singular(mkey.group('w'))}_id"
-            ctx.note([f"no event schema: assumed the key field is {column!r}"])
-        if column is None:
-            raise Unclear(f"Which field is '{mkey.group('w')}'? Fields: {ctx.vocab.describe()}.")
+    mkey = next((m for m in _KEY_EDIT.finditer(low) if _may_be_key(m.group("w").split()[0])),
+                None)
+    if mkey:
+        column, used = _key_column(ctx, mkey.group("w").split())
         data["partition_by"] = [column]
+        ctx.use(mkey.group("by"))
+        ctx.use(" ".join(used))
         changed.append(f"partitioned by {column}")
-    elif GLOBAL.search(low):
+    elif (mglobal := GLOBAL.search(low)) is not None:
         data["partition_by"] = []
+        ctx.use(mglobal.group(0))
+        after = re.match(r"\s+([a-z_]+)", low[mglobal.end():])
+        if after and _names_a_key(ctx, after.group(1)):
+            ctx.use(after.group(1))
         changed.append("matched across all keys")
     mthr = re.search(rf"\b(?:threshold\s+(?:to\s+|of\s+)?|at\s+least\s+|(?P<gt>more\s+than)\s+)"
                      rf"(?P<n>{NUMBER_RE})(?!\s*(?:%|\$))|\b(?P<n2>{NUMBER_RE})\s+or\s+more\b",
@@ -87,6 +100,7 @@ def refine_pattern(ctx: Request, current: Pattern) -> dict[str, Any]:
                 data[f] = _and_text(data.get(f), cond)
         else:
             raise Unclear(f"A {kind} pattern has no event filter to restrict.")
+        ctx.use(low[monly.start():monly.start("c")])
         changed.append(f"restricted to {render(cond)}")
     elif mthr and kind in ("count_threshold", "velocity", "outlier", "trend"):
         n = parse_number(mthr.group("n") or mthr.group("n2")) or 0
@@ -94,17 +108,76 @@ def refine_pattern(ctx: Request, current: Pattern) -> dict[str, Any]:
             n += 1
         target = "count" if kind == "trend" else "threshold"
         data[target] = int(n) if kind in ("count_threshold", "trend") else n
+        ctx.use(mthr.group(0))
         changed.append(f"{target} set to {data[target]}")
     mname = re.search(r"\b(?:call\s+it|name\s+it|rename\s+(?:it\s+)?to)\s+(?P<n>[\w-]+)", ctx.text,
                       re.I)
     if mname:
         data["name"] = mname.group("n")
+        ctx.use(mname.group(0))
         changed.append(f"renamed to {mname.group('n')}")
     if not changed:
         raise Unclear("I could not tell how to change the current pattern. Try 'make it 10 "
                       "minutes', 'only for amounts over 1000' or 'per device instead'.")
-    ctx.note([f"edited the current pattern: {'; '.join(changed)}"])
+    for verb in _EDIT_WORDS.finditer(low):
+        ctx.use(verb.group(0))
+    notes = [f"edited the current pattern: {'; '.join(changed)}"]
+    if data.get("description") and not (mname and len(changed) == 1):
+        # The old text would now describe a different pattern ("within ten minutes" after
+        # "make it 20 minutes"): drop it rather than keep a description that is wrong.
+        data.pop("description")
+        notes.append("removed the old description, which no longer matches the pattern")
+    ctx.note(notes)
     return data
+
+
+def _key_column(ctx: Request, words: list[str]) -> tuple[str, list[str]]:
+    """The key column the words after ``per`` name, and the words that named it.
+
+    With a schema, a column is taken only when it is named in full (``merchant category`` →
+    ``merchant_category``, ``card`` → ``card_id``); without one, ``<word>_id`` is assumed.
+
+    Raises:
+        Unclear: the words name no column, or only part of one (``merchant`` when the schema
+            has ``merchant_category`` but no merchant id).
+    """
+    first = words[0]
+    if not ctx.vocab.has_schema:
+        assumed = first if first.endswith("_id") else f"{singular(first)}_id"
+        ctx.note([f"no event schema: assumed the key field is {assumed!r}"])
+        return assumed, [first]
+    for n in range(len(words), 0, -1):
+        phrase = words[:n]
+        column: str | None = ctx.vocab.key_for(phrase[0]) if n == 1 else None
+        if column is None and "_".join(phrase) in ctx.vocab.fields:
+            column = "_".join(phrase)
+        if column is None:
+            candidate = ctx.vocab.field_for(phrase)
+            if candidate is not None and _names_in_full(candidate, phrase):
+                column = candidate
+        if column is not None:
+            return column, phrase
+    near = ctx.vocab.field_for([first])
+    hint = f" Did you mean {near}?" if near is not None else ""
+    raise Unclear(f"Which field is '{first}'?{hint} Fields: {ctx.vocab.describe()}.")
+
+
+def _may_be_key(word: str) -> bool:
+    """Whether the word after ``per``/``by`` may name a key (not ``hour`` or ``five``)."""
+    return singular(word) not in TIME_UNITS and word not in TIME_UNITS and parse_number(
+        word) is None
+
+
+def _names_in_full(column: str, words: list[str]) -> bool:
+    """Whether every word names a part of ``column`` and every part of it is named."""
+    parts = [p for p in column.lower().split("_") if p]
+    return all(any(words_match(w, p) for p in parts) for w in words) and all(
+        any(words_match(w, p) for w in words) for p in parts)
+
+
+def _names_a_key(ctx: Request, word: str) -> bool:
+    """Whether ``word`` (``cards`` in ``across all cards``) names a key column or entity."""
+    return ctx.vocab.key_for(word) is not None or singular(word) in _KEY_NOUNS
 
 
 def _and_text(existing: str | None, cond: cx.Expr) -> str:
