@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.sequence_cases >> BENCHMARKS.md
 	echo >> BENCHMARKS.md
 	$(PY) -m benchmarks.kinds_report >> BENCHMARKS.md
-	for section in packs_generator explain history nl_eval; do \
+	for section in packs_generator explain history nl_eval spark_parity; do \
 		echo >> BENCHMARKS.md; $(PY) -m benchmarks.$$section >> BENCHMARKS.md || exit 1; \
 	done
 

@@ -106,6 +106,7 @@ class KeyRunner:
         self.lateness = timedelta(milliseconds=lateness_ms)
         self.int_columns = tuple(int_columns)
         self.columns = match_columns(self.pattern)
+        self._empty = pd.DataFrame(columns=self.columns)  # most calls emit nothing; never mutated
         within = getattr(self.pattern, "within", None)
         self.within_us: int | None = None if within is None else within.microseconds
         # the live matcher behind each snapshot this runner last stored: restoring is the
@@ -201,7 +202,7 @@ class KeyRunner:
 
     def _rows(self, matches: list[Match], key: Sequence[Any]) -> pd.DataFrame:
         if not matches:
-            return pd.DataFrame(columns=self.columns)
+            return self._empty
         from cep.results import jsonable
 
         now = datetime.now(UTC).replace(tzinfo=None)

@@ -36,12 +36,13 @@ import polars as pl
 from cep import expr as E
 from cep.errors import CepError, EventDataError, PatternError
 from cep.explain.bindings import Bindings
+from cep.explain.jsonform import json_rows, json_tree, json_value
 from cep.explain.keyed import ID, KEY, POS, KeyedEvents, key_label, prepare_keyed, unique_ids
 from cep.explain.payload import ClauseCheck, MatchExplanation, TimelineEntry
 from cep.explain.rules import Rule, clause_values, conjuncts, parse, rules_of, truth
 from cep.explain.snapshot import no_gc, snapshots
 from cep.model import GeofencePattern, MatchRecognizePattern, Pattern, StateMachinePattern
-from cep.results import Match, MatchResult
+from cep.results import Match, MatchResult, format_time
 
 __all__ = ["DEFAULT_MAX_EVENTS", "explain_match", "explain_result"]
 
@@ -441,8 +442,12 @@ def _path_clauses(pattern: Pattern, keyed: KeyedEvents, matches: list[Match], bo
 def _materialise(pattern: Pattern, keyed: KeyedEvents, matches: list[Match], bound: _Bound,
                  checks: _Checks, snapshot: Callable[[int], dict[str, Any]]
                  ) -> list[MatchExplanation]:
-    rows = _dicts(keyed.events[pl.Series(keyed.order[bound.sorted_pos])]) if bound.ids else []
+    """The explanation objects and, built column-wise beside them, their JSON forms."""
+    shown = keyed.events[pl.Series(keyed.order[bound.sorted_pos])] if bound.ids else None
+    rows = _dicts(shown) if shown is not None else []
+    json_rows_ = json_rows(shown) if shown is not None else []
     time_col = pattern.order_by
+    json_time = shown is not None and isinstance(shown.schema.get(time_col), pl.Datetime)
     cache: dict[tuple[str, bool | None], ClauseCheck] = {}
 
     def check(text: str, value: bool | None) -> ClauseCheck:
@@ -452,25 +457,57 @@ def _materialise(pattern: Pattern, keyed: KeyedEvents, matches: list[Match], bou
         return found
 
     timeline: list[TimelineEntry] = []
+    json_timeline: list[dict[str, Any]] = []
+    ids, labels, rule_names = bound.ids, bound.labels, checks.rule_names
+    values, store = checks.values, checks.store
+    slots = checks.slot.tolist() if checks.slot is not None else None
+    texts_of, fields_of = checks.texts, checks.fields
     for j, row in enumerate(rows):
-        name = checks.rule_names[j]
-        vals = checks.clause_values(j)
-        texts = checks.texts.get(name, ()) if name is not None else ()
-        clauses = tuple(map(check, texts, vals)) if vals is not None else ()
-        names = checks.fields.get(name, ()) if name is not None else ()
-        timeline.append(TimelineEntry(event_id=bound.ids[j], time=row[time_col],
-                                      step=bound.labels[j],
-                                      fields={f: row[f] for f in names if f in row},
-                                      clauses=clauses))
+        name = rule_names[j]
+        clauses: tuple[ClauseCheck, ...] = ()
+        fields: dict[str, Any] = {}
+        if name is not None:
+            vals = values[j]
+            if vals is None and slots is not None and slots[j] >= 0:
+                k = slots[j]
+                vals = tuple(None if column[k] is None else bool(column[k])
+                             for column in store[name])
+            if vals is not None:
+                clauses = tuple(map(check, texts_of.get(name, ()), vals))
+            fields = {f: row[f] for f in fields_of.get(name, ()) if f in row}
+        entry = TimelineEntry(event_id=ids[j], time=row[time_col], step=labels[j],
+                              fields=fields, clauses=clauses)
+        timeline.append(entry)
+        if json_time:
+            json_row_ = json_rows_[j]
+            json_timeline.append({
+                "event_id": json_value(ids[j]), "time": json_row_[time_col], "step": labels[j],
+                "fields": {f: json_row_[f] for f in fields},
+                "clauses": [{"text": c.text, "value": c.value} for c in clauses]})
+        else:
+            json_timeline.append(entry.to_json_dict())
     out = []
     offsets = bound.offsets
+    kind = pattern.kind
     for i, m in enumerate(matches):
         a, b = offsets[i], offsets[i + 1]
-        out.append(MatchExplanation(
-            pattern=m.pattern, kind=pattern.kind, key=dict(m.key), start=m.start, end=m.end,
+        state = snapshot(i)
+        explanation = MatchExplanation(
+            pattern=m.pattern, kind=kind, key=dict(m.key), start=m.start, end=m.end,
             event_ids=tuple(m.event_ids), classifiers=tuple(m.classifiers),
             matched_event_payloads=tuple(rows[a:b]), more_events=len(m.event_ids) - (b - a),
-            timeline=tuple(timeline[a:b]), state_snapshot=snapshot(i)))
+            timeline=tuple(timeline[a:b]), state_snapshot=state)
+        object.__setattr__(explanation, "_json", {
+            "pattern": m.pattern, "kind": kind, "key": json_tree(explanation.key),
+            "start": format_time(m.start), "end": format_time(m.end),
+            "event_ids": [json_value(v) for v in m.event_ids],
+            "classifiers": list(m.classifiers),
+            "matched_event_payloads": json_rows_[a:b],
+            "more_events": explanation.more_events,
+            "timeline": json_timeline[a:b],
+            "state_snapshot": json_tree(state),
+        })
+        out.append(explanation)
     return out
 
 

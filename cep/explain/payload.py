@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
+from cep.explain.jsonform import json_row, json_tree, json_value
 from cep.results import format_time, jsonable
 
 __all__ = [
@@ -46,7 +47,6 @@ enough), ``having_not_met`` (session: a closed session failed ``having``),
 transition took the later events)."""
 
 REASONS: tuple[str, ...] = get_args(NearMissReason)
-
 
 def _time_in(value: Any) -> datetime | None:
     """A time read back from JSON: ISO text without a zone is UTC (DESIGN.md §5.1)."""
@@ -94,11 +94,11 @@ class TimelineEntry:
     def to_json_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
-            "event_id": jsonable(self.event_id),
+            "event_id": json_value(self.event_id),
             "time": format_time(self.time),
             "step": self.step,
-            "fields": jsonable(self.fields),
-            "clauses": [c.to_json_dict() for c in self.clauses],
+            "fields": json_row(self.fields),
+            "clauses": [{"text": c.text, "value": c.value} for c in self.clauses],
         }
 
     @classmethod
@@ -144,21 +144,31 @@ class MatchExplanation:
     more_events: int
     timeline: tuple[TimelineEntry, ...]
     state_snapshot: dict[str, Any] = field(default_factory=dict)
+    _json: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """JSON form (DESIGN.md §5.4)."""
+        """JSON form (DESIGN.md §5.4).
+
+        ``explain_result`` builds the JSON forms of all its explanations column-wise with the
+        objects; the first call hands that one out (the caller owns it), later calls build a
+        new one here.
+        """
+        built = self._json
+        if built is not None:
+            object.__setattr__(self, "_json", None)
+            return built
         return {
             "pattern": self.pattern,
             "kind": self.kind,
-            "key": jsonable(self.key),
+            "key": json_tree(self.key),
             "start": format_time(self.start),
             "end": format_time(self.end),
-            "event_ids": jsonable(list(self.event_ids)),
+            "event_ids": [json_value(v) for v in self.event_ids],
             "classifiers": list(self.classifiers),
-            "matched_event_payloads": [jsonable(p) for p in self.matched_event_payloads],
+            "matched_event_payloads": [json_row(p) for p in self.matched_event_payloads],
             "more_events": self.more_events,
             "timeline": [t.to_json_dict() for t in self.timeline],
-            "state_snapshot": jsonable(self.state_snapshot),
+            "state_snapshot": json_tree(self.state_snapshot),
         }
 
     @classmethod

@@ -111,3 +111,40 @@ def test_events_without_an_id_column_use_row_numbers():
     [e] = explain_result(pattern, df, find_matches(pattern, df))
     assert e.event_ids == (0, 1)
     assert [t.event_id for t in e.timeline] == [0, 1]
+
+
+def test_explanation_json_form_is_the_same_on_every_call_and_owned_by_the_caller() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from cep.explain import explain_result
+    from cep.matcher import find_matches
+    from cep.model import parse_pattern
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    events = pl.DataFrame({
+        "id": [1, 2, 3, 4],
+        "ts": [t0, t0 + timedelta(seconds=1, microseconds=5), t0 + timedelta(seconds=2),
+               t0 + timedelta(seconds=3)],
+        "type": ["A", "X", "B", "A"],
+        "price": [1.5, float("nan"), 2.0, 3.0],
+    })
+    pattern = parse_pattern({"kind": "match_recognize", "name": "ab", "pattern": "A X*? B",
+                             "define": {"A": "type = 'A'", "B": "type = 'B'"}})
+    [explanation] = explain_result(pattern, events, find_matches(pattern, events).matches)
+    first = explanation.to_json_dict()
+    assert first["matched_event_payloads"] == [
+        {"id": 1, "ts": "2024-01-01T00:00:00", "type": "A", "price": 1.5},
+        {"id": 2, "ts": "2024-01-01T00:00:01.000005", "type": "X", "price": None},
+        {"id": 3, "ts": "2024-01-01T00:00:02", "type": "B", "price": 2.0},
+    ]
+    assert first["timeline"][2] == {"event_id": 3, "time": "2024-01-01T00:00:02", "step": "B",
+                                    "fields": {"type": "B"},
+                                    "clauses": [{"text": "type = 'B'", "value": True}]}
+    first["timeline"][0]["fields"]["type"] = "changed by the caller"
+    second = explanation.to_json_dict()
+    assert second["timeline"][0]["fields"] == {"type": "A"}
+    first["timeline"][0]["fields"]["type"] = "A"
+    assert second == first
+    assert second is not first
