@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["cep.explain.english", "cep.explain.matches", "cep.explain.rules"]
+MODULES = ["cep.explain.english", "cep.explain.jsonform", "cep.explain.matches",
+           "cep.explain.rules"]
 
 
 @pytest.mark.parametrize("name", MODULES)
