@@ -15,7 +15,12 @@ from ui import state
 from ui.gallery_handoff import EVENTS_PACK_SAMPLE, handed_sample, take_autorun
 from ui.history_store import record_test_run, render_record_report
 from ui.history_templates import render_save_template
-from ui.inputs import EVENT_EXTENSIONS, PATTERN_EXTENSIONS, decode_text, pattern_format
+from ui.inputs import (
+    EVENT_EXTENSIONS,
+    PATTERN_EXTENSIONS,
+    load_uploaded_pattern,
+    pattern_format,
+)
 from ui.kind_forms import (
     KIND_FORM_SOURCE,
     MODE_KIND,
@@ -61,20 +66,6 @@ def load_sample_pattern() -> None:
     sample = settings.samples_dir / SAMPLE_PATTERN
     st.session_state[state.TEST_PATTERN_TEXT] = sample.read_text(encoding="utf-8")
     st.session_state[state.TEST_PATTERN_SOURCE] = SAMPLE_PATTERN
-    st.session_state.pop(state.TEST_PATTERN_NOTICE, None)
-
-
-def load_pattern_file() -> None:
-    uploaded = st.session_state.get(state.TEST_PATTERN_FILE)
-    if uploaded is None:
-        return
-    try:
-        text = decode_text(uploaded.getvalue(), uploaded.name)
-    except ValueError as e:
-        st.session_state[state.TEST_PATTERN_NOTICE] = str(e)
-        return
-    st.session_state[state.TEST_PATTERN_TEXT] = text
-    st.session_state[state.TEST_PATTERN_SOURCE] = uploaded.name
     st.session_state.pop(state.TEST_PATTERN_NOTICE, None)
 
 
@@ -340,7 +331,10 @@ with pattern_col:
             "Pattern file",
             type=[ext.lstrip(".") for ext in PATTERN_EXTENSIONS],
             key=state.TEST_PATTERN_FILE,
-            on_change=load_pattern_file,
+            on_change=load_uploaded_pattern,
+            kwargs={"file_key": state.TEST_PATTERN_FILE, "text_key": state.TEST_PATTERN_TEXT,
+                    "source_key": state.TEST_PATTERN_SOURCE,
+                    "notice_key": state.TEST_PATTERN_NOTICE},
             max_upload_size=settings.max_upload_mb,
             help="A pattern as JSON or YAML (the model's form), or a MATCH_RECOGNIZE query as "
             ".sql. Its text appears below, where you can edit it.",

@@ -11,7 +11,7 @@ import streamlit as st
 
 from cep.model import Pattern, parse_pattern
 from ui import kind_forms, sequence_form, state
-from ui.inputs import PATTERN_EXTENSIONS, decode_text, pattern_format
+from ui.inputs import PATTERN_EXTENSIONS, load_uploaded_pattern, pattern_format
 from ui.settings import get_settings
 from ui.widgets import empty_state, escape_markdown, report_errors
 
@@ -84,20 +84,6 @@ def pattern_on_test_page(values: Mapping[str, Any]) -> PatternInput | None:
     return PatternInput(text, str(source) if source else None, origin)
 
 
-def _load_pattern_file() -> None:
-    uploaded = st.session_state.get(state.CODE_PATTERN_FILE)
-    if uploaded is None:
-        return
-    try:
-        text = decode_text(uploaded.getvalue(), uploaded.name)
-    except ValueError as e:
-        st.session_state[state.CODE_PATTERN_NOTICE] = str(e)
-        return
-    st.session_state[state.CODE_PATTERN_TEXT] = text
-    st.session_state[state.CODE_PATTERN_SOURCE] = uploaded.name
-    st.session_state.pop(state.CODE_PATTERN_NOTICE, None)
-
-
 def _forget_source() -> None:
     st.session_state[state.CODE_PATTERN_SOURCE] = None
 
@@ -109,7 +95,9 @@ def render_pasted_input() -> PatternInput | None:
         "Pattern file",
         type=[ext.lstrip(".") for ext in PATTERN_EXTENSIONS],
         key=state.CODE_PATTERN_FILE,
-        on_change=_load_pattern_file,
+        on_change=load_uploaded_pattern,
+        kwargs={"file_key": state.CODE_PATTERN_FILE, "text_key": state.CODE_PATTERN_TEXT,
+                "source_key": state.CODE_PATTERN_SOURCE, "notice_key": state.CODE_PATTERN_NOTICE},
         max_upload_size=settings.max_upload_mb,
         help="A pattern as JSON or YAML (the model's form), or a MATCH_RECOGNIZE query as .sql. "
         "Its text appears below, where you can edit it.",

@@ -94,3 +94,34 @@ def test_error_markdown_escapes_formatting_and_keeps_detail_lines_verbatim() -> 
     assert text.startswith("**Could not read the pattern** — PATTERN (A B\\* C)")
     assert text.endswith("```text\n  A B* C)\n       ^\n```")
     assert escape_markdown(":red[x] $y$") == ":red\\[x\\] \\$y\\$"
+
+
+def _upload_script(data: bytes) -> None:
+    import io
+
+    import streamlit as st
+
+    from ui.inputs import load_uploaded_pattern
+
+    upload = io.BytesIO(data)
+    upload.name = "p.yaml"  # type: ignore[attr-defined]
+    st.session_state["file"] = upload
+    st.session_state["notice"] = "an earlier notice"
+    load_uploaded_pattern("file", "text", "source", "notice")
+
+
+def test_an_uploaded_pattern_fills_the_text_and_names_its_source() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_upload_script, args=(b"kind: heartbeat\n",)).run()
+    assert at.session_state["text"] == "kind: heartbeat\n"
+    assert at.session_state["source"] == "p.yaml"
+    assert "notice" not in at.session_state
+
+
+def test_an_upload_that_is_not_utf8_leaves_a_notice_and_no_text() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_upload_script, args=(b"\xff\xfe\x00bad",)).run()
+    assert "text" not in at.session_state
+    assert at.session_state["notice"].startswith("p.yaml is not UTF-8 text")
