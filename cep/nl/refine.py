@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from cep import expr as cx
-from cep.model import Pattern, pattern_to_dict
+from cep.model import Pattern, VelocityPattern, pattern_to_dict
 from cep.nl.conditions import Unclear, render
 from cep.nl.phrases import NUMBER_RE, parse_number
 from cep.nl.reading import GLOBAL, TIME_UNITS, Request, read_filter
@@ -37,6 +37,9 @@ _EDIT_WORDS = re.compile(
     r"shorten|bump|instead|rather|now|threshold|window|limit)\b"
 )
 """Words that only say "edit this"; they count as read once an edit was applied."""
+_RATE_EDIT = re.compile(rf"(?:\b(?P<n>{NUMBER_RE})\s+)?\bper\s+(?P<unit>second|minute|hour)\b")
+"""``per minute`` or ``100 per minute``: a velocity's rate unit, and its threshold if given."""
+_UNIT_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 _KEY_NOUNS = ("card", "user", "account", "device", "machine", "customer", "vehicle", "sensor",
               "pump", "ip", "merchant", "session", "key", "entity")
 
@@ -110,6 +113,10 @@ def refine_pattern(ctx: Request, current: Pattern) -> dict[str, Any]:
         data[target] = int(n) if kind in ("count_threshold", "trend") else n
         ctx.use(mthr.group(0))
         changed.append(f"{target} set to {data[target]}")
+    if isinstance(current, VelocityPattern):
+        edit = ctx.low[:monly.start()] if monly else ctx.low
+        changed.extend(_refine_rate(ctx, edit, data,
+                                    has_threshold=mthr is not None and monly is None))
     mname = re.search(r"\b(?:call\s+it|name\s+it|rename\s+(?:it\s+)?to)\s+(?P<n>[\w-]+)", ctx.text,
                       re.I)
     if mname:
@@ -127,8 +134,55 @@ def refine_pattern(ctx: Request, current: Pattern) -> dict[str, Any]:
         # "make it 20 minutes"): drop it rather than keep a description that is wrong.
         data.pop("description")
         notes.append("removed the old description, which no longer matches the pattern")
+    if isinstance(current, VelocityPattern):
+        notes.extend(_rate_notes(current, data, durations[0].seconds if durations else None))
     ctx.note(notes)
     return data
+
+
+def _refine_rate(ctx: Request, text: str, data: dict[str, Any], *,
+                 has_threshold: bool) -> list[str]:
+    """Apply ``per minute`` / ``100 per minute`` to a velocity's ``per`` (and ``threshold``).
+
+    Only a named rate changes ``per``: "make it 2 hours" is the window alone. A number right
+    before the rate ("100 per minute") is the threshold unless one was already read.
+    """
+    mrate = _RATE_EDIT.search(text)
+    if mrate is None:
+        return []
+    changed = []
+    ctx.use(mrate.group(0))
+    ctx.use("rate")  # "make the rate per minute": the word names the field being edited
+    unit = mrate.group("unit")
+    number = parse_number(mrate.group("n")) if mrate.group("n") else None
+    if number is not None and not has_threshold:
+        data["threshold"] = number
+        changed.append(f"threshold set to {number}")
+    if unit != data["per"]:
+        changed.append(f"rate per {unit} (was per {data['per']})")
+        data["per"] = unit
+    return changed
+
+
+def _rate_notes(current: VelocityPattern, data: dict[str, Any],
+                window_s: float | None) -> list[str]:
+    """What an edited velocity now flags, as a rate and as a total over the window; nothing
+    when the rate, threshold and window are as before."""
+    if window_s is None and (data["per"], data["threshold"]) == (current.per, current.threshold):
+        return []
+    window_s = current.window.seconds if window_s is None else window_s
+    threshold = float(data["threshold"])
+    total = threshold * window_s / _UNIT_SECONDS[data["per"]]
+    what = "events" if data.get("value_field") is None else f"(sum of {data['value_field']})"
+    return [f"now flags a rate of at least {_number(threshold)} {what} per {data['per']}: "
+            f"{_number(total)} or more over the {data['window']} window"]
+
+
+def _number(x: float) -> str:
+    """``10,000``, ``83.33``: a number as a user reads it."""
+    if x == round(x):
+        return f"{x:,.0f}"
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
 def _key_column(ctx: Request, words: list[str]) -> tuple[str, list[str]]:
