@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--events", type=int, default=200, help="number of events (default 200)")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sample.add_argument("--keys", type=int, default=None, help="number of background keys")
+    sample.add_argument("--duration", help="how long the stream lasts, e.g. 2h or 30m (default: "
+                                           "from the pack's event rate)")
     sample.add_argument("--out", required=True,
                         help="output file: .csv, .jsonl/.ndjson or .parquet")
     sample.add_argument("--incidents", help="also write the planted incidents to this JSON file")
@@ -155,7 +157,7 @@ def _explain(args: argparse.Namespace) -> str:
         return json.dumps({
             "description": description,
             "events": events.height,
-            "matches": [e.to_json_dict() for e in explanations],
+            "matches": explanations.to_json_dicts(),
             "near_misses": [m.to_json_dict() for _, misses in near for m in misses],
         }, indent=2, default=str) + "\n"
     return render_explanations(description, events.height, explanations, near,
@@ -165,6 +167,7 @@ def _explain(args: argparse.Namespace) -> str:
 def _packs(args: argparse.Namespace) -> str:
     import json
 
+    from cep.model import Duration
     from cep.packs import (
         check_sample_path,
         describe_pack,
@@ -202,8 +205,15 @@ def _packs(args: argparse.Namespace) -> str:
         return "\n".join(lines) + "\n"
     if args.events < 1:
         raise CepError(f"--events must be at least 1, got {args.events}")
+    duration_s = None
+    if args.duration is not None:
+        try:
+            duration_s = Duration(args.duration).seconds
+        except CepError as error:
+            raise CepError(f"--duration: {error}") from None
     check_sample_path(Path(args.out))
-    frame, planted = generate_sample(pack, events=args.events, seed=args.seed, keys=args.keys)
+    frame, planted = generate_sample(pack, events=args.events, seed=args.seed, keys=args.keys,
+                                     duration=duration_s)
     out = Path(args.out)
     write_sample(frame, out)
     if args.incidents:
