@@ -11,6 +11,7 @@ from cep.explain import describe_pattern
 from cep.history import UserTemplate
 from cep.model import Pattern, dump_pattern, parse_pattern
 from ui import state
+from ui.confirm import confirm_delete, render_delete_button
 from ui.formatting import format_time
 from ui.gallery import SOURCE_USER
 from ui.gallery_handoff import hand_off_pattern
@@ -68,14 +69,6 @@ def start_edit(template: UserTemplate) -> None:
     )
 
 
-def _ask_delete(template_id: str) -> None:
-    st.session_state[state.GALLERY_TEMPLATE_DELETE_PENDING] = template_id
-
-
-def _cancel_delete() -> None:
-    st.session_state.pop(state.GALLERY_TEMPLATE_DELETE_PENDING, None)
-
-
 def render_template_detail(template: UserTemplate) -> None:
     """Render one user template: what it detects, its pattern, and its actions."""
     st.button(
@@ -131,13 +124,10 @@ def render_template_detail(template: UserTemplate) -> None:
             help="Change the name, tags, description or pattern."
             + ("" if can_change else " Only the user who saved it can."),
         )
-        st.button(
-            "Delete",
-            key=state.GALLERY_TEMPLATE_DELETE,
-            icon=":material/delete:",
+        render_delete_button(
+            state.GALLERY_TEMPLATE_DELETE,
+            template.id,
             disabled=not can_change,
-            on_click=_ask_delete,
-            args=(template.id,),
             help="Delete this template (asks for confirmation first)."
             + ("" if can_change else " Only the user who saved it can."),
         )
@@ -149,32 +139,19 @@ def render_template_detail(template: UserTemplate) -> None:
 
 def render_delete_confirmation(template: UserTemplate) -> None:
     """Ask before a template is deleted; delete it on "Yes"."""
-    if st.session_state.get(state.GALLERY_TEMPLATE_DELETE_PENDING) != template.id:
-        return
-    st.warning(
-        f"Delete the template **{escape_markdown(template.name)}**? This cannot be undone.",
-        icon=":material/warning:",
+
+    def delete() -> None:
+        get_history_store().delete_template(template.id)
+        close_detail()
+        st.session_state[state.GALLERY_NOTICE] = f"Deleted the template {template.name!r}."
+
+    confirm_delete(
+        state.GALLERY_TEMPLATE_DELETE,
+        template.id,
+        question=f"Delete the template **{escape_markdown(template.name)}**?",
+        what="template",
+        on_confirm=delete,
     )
-    with st.container(horizontal=True):
-        confirmed = st.button(
-            "Yes, delete",
-            key=state.GALLERY_TEMPLATE_DELETE_CONFIRM,
-            type="primary",
-            help="Delete the template now.",
-        )
-        st.button(
-            "Cancel",
-            key=state.GALLERY_TEMPLATE_DELETE_CANCEL,
-            on_click=_cancel_delete,
-            help="Keep the template.",
-        )
-    if confirmed:
-        with report_errors("Could not delete the template"):
-            get_history_store().delete_template(template.id)
-            _cancel_delete()
-            close_detail()
-            st.session_state[state.GALLERY_NOTICE] = f"Deleted the template {template.name!r}."
-            st.rerun()
 
 
 def render_edit_form(template: UserTemplate) -> None:

@@ -22,6 +22,7 @@ from cep.history import (
 from cep.history.export import render_runs
 from cep.model import KINDS
 from ui import state
+from ui.confirm import confirm_delete, render_delete_button
 from ui.formatting import format_time
 from ui.gallery_view import KIND_COLOR, badge, english_markdown
 from ui.history_store import flush_spooled_runs
@@ -453,55 +454,31 @@ def render_run_actions(store: HistoryStore, run: StoredRun) -> None:
             on_click="ignore",
             help="This run as one CSV row; the pattern and the matches as JSON text.",
         )
-        st.button(
-            "Delete",
-            key=state.HISTORY_DELETE,
-            icon=":material/delete:",
-            on_click=_ask_delete,
-            args=(run.id,),
+        render_delete_button(
+            state.HISTORY_DELETE,
+            run.id,
             help="Delete this run from the history (asks for confirmation first).",
         )
 
 
-def _ask_delete(run_id: str) -> None:
-    st.session_state[state.HISTORY_DELETE_PENDING] = run_id
-
-
-def _cancel_delete() -> None:
-    st.session_state.pop(state.HISTORY_DELETE_PENDING, None)
-
-
 def render_delete_confirmation(store: HistoryStore, run: StoredRun) -> None:
     """Ask before a run is deleted; delete it on "Yes"."""
-    if st.session_state.get(state.HISTORY_DELETE_PENDING) != run.id:
-        return
-    st.warning(
-        f"Delete the run of **{escape_markdown(run.pattern_name)}** from "
-        f"{run_time(run.created_at)} UTC? This cannot be undone.",
-        icon=":material/warning:",
+
+    def delete() -> None:
+        store.delete_run(run.id)
+        st.session_state.pop(state.HISTORY_SELECTED, None)
+        st.session_state[state.HISTORY_NOTICE] = (
+            f"Deleted the run of {run.pattern_name} from {run_time(run.created_at)} UTC."
+        )
+
+    confirm_delete(
+        state.HISTORY_DELETE,
+        run.id,
+        question=f"Delete the run of **{escape_markdown(run.pattern_name)}** from "
+        f"{run_time(run.created_at)} UTC?",
+        what="run",
+        on_confirm=delete,
     )
-    with st.container(horizontal=True):
-        confirmed = st.button(
-            "Yes, delete",
-            key=state.HISTORY_DELETE_CONFIRM,
-            type="primary",
-            help="Delete the run now.",
-        )
-        st.button(
-            "Cancel",
-            key=state.HISTORY_DELETE_CANCEL,
-            on_click=_cancel_delete,
-            help="Keep the run.",
-        )
-    if confirmed:
-        with report_errors("Could not delete the run"):
-            store.delete_run(run.id)
-            _cancel_delete()
-            st.session_state.pop(state.HISTORY_SELECTED, None)
-            st.session_state[state.HISTORY_NOTICE] = (
-                f"Deleted the run of {run.pattern_name} from {run_time(run.created_at)} UTC."
-            )
-            st.rerun()
 
 
 def match_identity(match: Mapping[str, Any]) -> str:
