@@ -51,8 +51,7 @@ def explanations(subject: ExplainSubject, count: int) -> list[dict[str, Any]]:
 def _explain(
     ident: str, count: int, _pattern: Pattern, _events: Any, _matches: Sequence[Match]
 ) -> list[dict[str, Any]]:
-    explained = explain_result(_pattern, _events, list(_matches[:count]))
-    return [e.to_json_dict() for e in explained]
+    return explain_result(_pattern, _events, list(_matches[:count])).to_json_dicts()
 
 
 def context_events(

@@ -111,7 +111,7 @@ def explain_for_history(pattern: Pattern, frame: Any, result: MatchResult) -> li
             result.matches[:MAX_EXPLAINED_MATCHES],
             max_events=EXPLAINED_EVENTS_PER_MATCH,
         )
-        return [e.to_json_dict() for e in explained]
+        return explained.to_json_dicts()
     except Exception:  # an optional enrichment must never cost the user the run itself
         logger.exception("Could not explain the matches of %r for the history", pattern.name)
         return None

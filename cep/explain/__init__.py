@@ -3,7 +3,8 @@
 * :func:`describe_pattern` — a pattern in plain English (``cep.explain.english``);
 * :func:`explain_match` / :func:`explain_result` — per match: the bound events' payloads, a
   timeline of what each condition saw, and the engine state at completion
-  (``cep.explain.matches``, ``cep.explain.snapshot``);
+  (``cep.explain.matches``, ``cep.explain.snapshot``), as objects or, for all matches at once,
+  as JSON (:meth:`Explanations.to_json_dicts`, ``cep.explain.assemble``);
 * :func:`find_near_misses` — partial matches of one key that did not complete, how far they got
   and why (``cep.explain.near_misses``).
 
@@ -11,6 +12,7 @@ Explanations read the pattern, the events and the matcher's result; they never r
 matcher's state.
 """
 
+from cep.explain.assemble import Explanations
 from cep.explain.english import describe_pattern, describe_row_pattern
 from cep.explain.keyed import parse_key
 from cep.explain.matches import DEFAULT_MAX_EVENTS, explain_match, explain_result
@@ -28,6 +30,7 @@ __all__ = [
     "MAX_KEY_EVENTS",
     "REASONS",
     "ClauseCheck",
+    "Explanations",
     "MatchExplanation",
     "NearMiss",
     "TimelineEntry",

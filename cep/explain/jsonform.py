@@ -23,7 +23,9 @@ import polars as pl
 
 from cep.results import format_time, jsonable
 
-__all__ = ["json_row", "json_rows", "json_tree", "json_value"]
+__all__ = [
+    "json_records", "json_row", "json_rows", "json_series", "json_tree", "json_value", "json_values",
+]
 
 _PLAIN = frozenset({str, int, bool, type(None)})
 _NOT_FINITE = (math.inf, -math.inf)
@@ -59,10 +61,23 @@ def json_tree(value: Any) -> Any:
     return json_value(value)
 
 
+def json_series(series: pl.Series) -> list[Any]:
+    """``[json_tree(v) for v in series.to_list()]``, converted by Polars where the dtype allows
+    (struct fields each by their own dtype)."""
+    if isinstance(series.dtype, pl.Struct):
+        fields = series.struct.unnest()
+        rows = json_rows(fields) if fields.width else [{} for _ in range(series.len())]
+        return [None if missing else row
+                for row, missing in zip(rows, series.is_null().to_list(), strict=True)]
+    return _column(series.to_frame(), series.name)
+
+
 def _column(frame: pl.DataFrame, name: str) -> list[Any]:
     """One column's JSON values: converted by Polars where the dtype allows, else per value."""
     series = frame.get_column(name)
     dtype = series.dtype
+    if isinstance(dtype, pl.Struct):
+        return json_series(series)
     if dtype.is_integer() or dtype in (pl.String, pl.Boolean, pl.Null):
         return series.to_list()
     c = pl.col(name)
@@ -88,3 +103,26 @@ def json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
         return []
     return [dict(zip(names, values, strict=True))
             for values in zip(*(_column(frame, c) for c in names), strict=True)]
+
+
+def json_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``[json_tree(r) for r in records]``, converted field by field when the records have the
+    same fields in the same order (state snapshots do), else record by record."""
+    if not records:
+        return []
+    names = tuple(records[0])
+    if not names or any(type(r) is not dict or tuple(r) != names for r in records):
+        return [json_tree(r) for r in records]
+    columns = [json_values([r[n] for r in records]) for n in names]
+    keys = [n if type(n) is str else str(n) for n in names]
+    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def json_values(values: list[Any]) -> list[Any]:
+    """``[json_tree(v) for v in values]``: as is when plain, nested records field by field."""
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN:
+        return values
+    if kinds == {dict}:
+        return json_records(values)
+    return [json_tree(v) for v in values]

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,14 +35,14 @@ import polars as pl
 
 from cep import expr as E
 from cep.errors import CepError, EventDataError, PatternError
+from cep.explain.assemble import Computed, Explanations
 from cep.explain.bindings import Bindings
-from cep.explain.jsonform import json_rows, json_tree, json_value
 from cep.explain.keyed import ID, KEY, POS, KeyedEvents, key_label, prepare_keyed, unique_ids
-from cep.explain.payload import ClauseCheck, MatchExplanation, TimelineEntry
+from cep.explain.payload import MatchExplanation
 from cep.explain.rules import Rule, clause_values, conjuncts, parse, rules_of, truth
-from cep.explain.snapshot import no_gc, snapshots
+from cep.explain.snapshot import MatchTimes, snapshots
 from cep.model import GeofencePattern, MatchRecognizePattern, Pattern, StateMachinePattern
-from cep.results import Match, MatchResult, format_time
+from cep.results import Match, MatchResult
 
 __all__ = ["DEFAULT_MAX_EVENTS", "explain_match", "explain_result"]
 
@@ -65,7 +65,7 @@ def explain_match(pattern: Pattern, events: pl.DataFrame, match: Match, *,
 
 def explain_result(pattern: Pattern, events: pl.DataFrame,
                    result: MatchResult | Sequence[Match], *,
-                   max_events: int = DEFAULT_MAX_EVENTS) -> Sequence[MatchExplanation]:
+                   max_events: int = DEFAULT_MAX_EVENTS) -> Explanations:
     """Explain every match of a result, in the result's order (vectorised over matches).
 
     The work over events is done here, for all matches at once: bound events are found with
@@ -92,54 +92,24 @@ def explain_result(pattern: Pattern, events: pl.DataFrame,
             raise PatternError(f"match of pattern {m.pattern!r} cannot be explained with pattern "
                                f"{pattern.name!r}: explain a match with the pattern that found it")
     if not matches:
-        return []
+        return Explanations.none(pattern.kind, pattern.order_by)
     keyed = prepare_keyed(pattern, events, check_ids=False)
     bound = _Bound.find(keyed, matches, max_events)
     key_numbers = _check_keys(keyed, matches, bound)
     checks = _clauses(pattern, keyed, matches, bound)
-    snapshot = snapshots(pattern, keyed, matches, key_numbers)
+    times = MatchTimes(matches)
+    return Explanations(Computed(
+        kind=pattern.kind, time_column=pattern.order_by, matches=matches,
+        offsets=bound.offsets, events=keyed.events, rows=pl.Series(keyed.order[bound.sorted_pos]),
+        labels=bound.labels, rules=checks.rule_names, clause_values=checks.all_values,
+        texts=checks.texts, fields=checks.fields,
+        snapshots=snapshots(pattern, keyed, matches, key_numbers, times), times=times,
+        plain_ids=keyed.id_column is None or _plain(keyed.events.schema[keyed.id_column])))
 
-    def build() -> list[MatchExplanation]:
-        with no_gc():
-            return _materialise(pattern, keyed, matches, bound, checks, snapshot)
 
-    return _Explanations(build, len(matches))
-
-
-class _Explanations(Sequence[MatchExplanation]):
-    """Explanations built on first access (the objects are the slow part, as for matches)."""
-
-    def __init__(self, build: Callable[[], list[MatchExplanation]], count: int) -> None:
-        self._build: Callable[[], list[MatchExplanation]] | None = build
-        self._count = count
-        self._items: list[MatchExplanation] = []
-
-    def _all(self) -> list[MatchExplanation]:
-        if self._build is not None:
-            self._items = self._build()
-            self._build = None
-        return self._items
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> MatchExplanation: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[MatchExplanation]: ...
-    def __getitem__(self, index: int | slice) -> MatchExplanation | Sequence[MatchExplanation]:
-        return self._all()[index]
-
-    def __iter__(self) -> Iterator[MatchExplanation]:
-        return iter(self._all())
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<{self._count} explanations>"
+def _plain(dtype: pl.DataType) -> bool:
+    """Whether values of the dtype are their own JSON form (and never NaN)."""
+    return dtype.is_integer() or dtype == pl.String
 
 
 @dataclass
@@ -265,16 +235,19 @@ class _Checks:
     store: dict[str, list[list[Any]]] = dataclasses.field(default_factory=dict)
     slot: npt.NDArray[np.int64] | None = None
 
-    def clause_values(self, j: int) -> tuple[bool | None, ...] | None:
-        """The clause values of shown bound event j (None: it was not tested)."""
-        found = self.values[j]
-        if found is not None or self.slot is None:
-            return found
-        k = int(self.slot[j])
-        name = self.rule_names[j]
-        if k < 0 or name is None:
-            return None
-        return tuple(truth(column[k]) for column in self.store[name])
+    def all_values(self) -> list[tuple[bool | None, ...] | None]:
+        """The clause values of every shown bound event (None: it was not tested)."""
+        values = list(self.values)
+        if self.slot is None:
+            return values
+        tuples = {name: list(zip(*([truth(v) for v in column] for column in columns),
+                                 strict=True))
+                  for name, columns in self.store.items()}
+        for j, k in enumerate(self.slot.tolist()):
+            name = self.rule_names[j]
+            if k >= 0 and values[j] is None and name is not None:
+                values[j] = tuples[name][k]
+        return values
 
 
 def _clauses(pattern: Pattern, keyed: KeyedEvents, matches: list[Match], bound: _Bound
@@ -437,85 +410,6 @@ def _path_clauses(pattern: Pattern, keyed: KeyedEvents, matches: list[Match], bo
                 rule = rules[name]
                 values[j] = tuple(truth(bindings.evaluate(c, j - a, rule.row_var))
                                   for c in rule.clauses)
-
-
-def _materialise(pattern: Pattern, keyed: KeyedEvents, matches: list[Match], bound: _Bound,
-                 checks: _Checks, snapshot: Callable[[int], dict[str, Any]]
-                 ) -> list[MatchExplanation]:
-    """The explanation objects and, built column-wise beside them, their JSON forms."""
-    shown = keyed.events[pl.Series(keyed.order[bound.sorted_pos])] if bound.ids else None
-    rows = _dicts(shown) if shown is not None else []
-    json_rows_ = json_rows(shown) if shown is not None else []
-    time_col = pattern.order_by
-    json_time = shown is not None and isinstance(shown.schema.get(time_col), pl.Datetime)
-    cache: dict[tuple[str, bool | None], ClauseCheck] = {}
-
-    def check(text: str, value: bool | None) -> ClauseCheck:
-        found = cache.get((text, value))
-        if found is None:
-            found = cache[(text, value)] = ClauseCheck(text, value)
-        return found
-
-    timeline: list[TimelineEntry] = []
-    json_timeline: list[dict[str, Any]] = []
-    ids, labels, rule_names = bound.ids, bound.labels, checks.rule_names
-    values, store = checks.values, checks.store
-    slots = checks.slot.tolist() if checks.slot is not None else None
-    texts_of, fields_of = checks.texts, checks.fields
-    for j, row in enumerate(rows):
-        name = rule_names[j]
-        clauses: tuple[ClauseCheck, ...] = ()
-        fields: dict[str, Any] = {}
-        if name is not None:
-            vals = values[j]
-            if vals is None and slots is not None and slots[j] >= 0:
-                k = slots[j]
-                vals = tuple(None if column[k] is None else bool(column[k])
-                             for column in store[name])
-            if vals is not None:
-                clauses = tuple(map(check, texts_of.get(name, ()), vals))
-            fields = {f: row[f] for f in fields_of.get(name, ()) if f in row}
-        entry = TimelineEntry(event_id=ids[j], time=row[time_col], step=labels[j],
-                              fields=fields, clauses=clauses)
-        timeline.append(entry)
-        if json_time:
-            json_row_ = json_rows_[j]
-            json_timeline.append({
-                "event_id": json_value(ids[j]), "time": json_row_[time_col], "step": labels[j],
-                "fields": {f: json_row_[f] for f in fields},
-                "clauses": [{"text": c.text, "value": c.value} for c in clauses]})
-        else:
-            json_timeline.append(entry.to_json_dict())
-    out = []
-    offsets = bound.offsets
-    kind = pattern.kind
-    for i, m in enumerate(matches):
-        a, b = offsets[i], offsets[i + 1]
-        state = snapshot(i)
-        explanation = MatchExplanation(
-            pattern=m.pattern, kind=kind, key=dict(m.key), start=m.start, end=m.end,
-            event_ids=tuple(m.event_ids), classifiers=tuple(m.classifiers),
-            matched_event_payloads=tuple(rows[a:b]), more_events=len(m.event_ids) - (b - a),
-            timeline=tuple(timeline[a:b]), state_snapshot=state)
-        object.__setattr__(explanation, "_json", {
-            "pattern": m.pattern, "kind": kind, "key": json_tree(explanation.key),
-            "start": format_time(m.start), "end": format_time(m.end),
-            "event_ids": [json_value(v) for v in m.event_ids],
-            "classifiers": list(m.classifiers),
-            "matched_event_payloads": json_rows_[a:b],
-            "more_events": explanation.more_events,
-            "timeline": json_timeline[a:b],
-            "state_snapshot": json_tree(state),
-        })
-        out.append(explanation)
-    return out
-
-
-def _dicts(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts (column lists zipped: faster than ``DataFrame.to_dicts`` here)."""
-    names = frame.columns
-    return [dict(zip(names, values, strict=True))
-            for values in zip(*(frame.get_column(c).to_list() for c in names), strict=True)]
 
 
 def _rule_for(pattern: Pattern, rules: dict[str, Rule], classifier: str) -> str | None:

@@ -144,19 +144,10 @@ class MatchExplanation:
     more_events: int
     timeline: tuple[TimelineEntry, ...]
     state_snapshot: dict[str, Any] = field(default_factory=dict)
-    _json: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """JSON form (DESIGN.md §5.4).
-
-        ``explain_result`` builds the JSON forms of all its explanations column-wise with the
-        objects; the first call hands that one out (the caller owns it), later calls build a
-        new one here.
-        """
-        built = self._json
-        if built is not None:
-            object.__setattr__(self, "_json", None)
-            return built
+        """JSON form (DESIGN.md §5.4); ``Explanations.to_json_dicts`` gives the same for all the
+        explanations of a result, faster."""
         return {
             "pattern": self.pattern,
             "kind": self.kind,

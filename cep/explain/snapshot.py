@@ -9,10 +9,11 @@ Times are UTC datetimes, durations seconds.
 from __future__ import annotations
 
 import gc
-from collections import Counter
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy.typing as npt
 import polars as pl
 
 from cep import expr as E
+from cep.explain.jsonform import json_records, json_series, json_value, json_values
 from cep.explain.keyed import KEY, KeyedEvents
 from cep.explain.rules import parse, trend_step
 from cep.matcher.syntax import parse_row_pattern, pattern_variables
@@ -41,7 +43,7 @@ from cep.model import (
 )
 from cep.results import Match
 
-__all__ = ["from_us", "no_gc", "snapshots", "to_us"]
+__all__ = ["MatchTimes", "Snapshots", "from_us", "no_gc", "snapshots", "to_us"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PER_S = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -77,35 +79,98 @@ def no_gc() -> Iterator[None]:
 
 
 def snapshots(pattern: Pattern, keyed: KeyedEvents, matches: list[Match],
-              key_numbers: list[int]) -> Callable[[int], dict[str, Any]]:
-    """The state snapshot of match i.
+              key_numbers: list[int], times: MatchTimes) -> Snapshots:
+    """The state snapshots of the matches.
 
-    For ``count_threshold``, ``velocity`` and ``trend`` the numbers are computed here for all
-    matches at once (sorted-array searches over every match); the other kinds compute theirs per
-    match, for all matches on the first call.
+    The kinds in ``_VECTORISED`` compute theirs for all matches at once, as columns (sorted-array
+    searches over every match); the others build theirs per match. Either is done when the
+    snapshots are first read.
     """
-    eager = _VECTORISED.get(pattern.kind)
-    if eager is not None:
-        return eager(pattern, _Context(keyed, key_numbers), matches)
+    columns = _VECTORISED.get(pattern.kind)
+    if columns is not None:
+        return Snapshots.of_columns(
+            len(matches), lambda: columns(pattern, _Context(keyed, key_numbers, times), matches))
     builder = _BUILDERS.get(pattern.kind)
-    built: list[dict[str, Any]] = []
+    if builder is None:
+        return Snapshots.of_records(lambda: [{} for _ in matches])
+    return Snapshots.of_records(lambda: builder(pattern, _Context(keyed, key_numbers, times), matches))
 
-    def snapshot(i: int) -> dict[str, Any]:
-        if builder is None:
-            return {}
-        if not built:
+
+Column = pl.Series | list[Any] | str | int | float | bool | None
+"""A snapshot field for all matches: a Series (converted by Polars), a list of Python values
+(one per match), or one plain value the same for every match."""
+
+
+class Snapshots:
+    """The state snapshots of all matches: snapshot ``i`` as a dict, or all in JSON form.
+
+    Built from per-match dicts (``of_records``), or from columns (``of_columns``), whose JSON
+    forms are converted column by column (times formatted by Polars, not per value).
+    """
+
+    def __init__(self, count: int, build: Callable[[], list[dict[str, Any]]] | None,
+                 columns: Callable[[], dict[str, Column]] | None) -> None:
+        self._count = count
+        self._build = build
+        self._make_columns = columns
+        self._columns: dict[str, Column] | None = None
+        self._records: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def of_records(cls, build: Callable[[], list[dict[str, Any]]]) -> Snapshots:
+        """Snapshots built per match, by ``build`` when first read."""
+        return cls(-1, build, None)
+
+    @classmethod
+    def of_columns(cls, count: int, columns: Callable[[], dict[str, Column]]) -> Snapshots:
+        """Snapshots given as fields, in order, each for all ``count`` matches (by ``columns``,
+        when first read)."""
+        return cls(count, None, columns)
+
+    def __call__(self, i: int) -> dict[str, Any]:
+        return self.all()[i]
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every match's snapshot, in order."""
+        if self._records is None:
             with no_gc():
-                built.extend(builder(pattern, _Context(keyed, key_numbers), matches))
-        return built[i]
+                if self._build is not None:
+                    self._records = self._build()
+                else:
+                    self._records = self._rows(lambda c: c.to_list(), lambda v: v)
+        return self._records
 
-    return snapshot
+    def json_forms(self) -> list[dict[str, Any]]:
+        """Every match's snapshot in JSON form (``json_tree`` of each), new on each call."""
+        if self._make_columns is None:
+            return json_records(self.all())
+        return self._rows(json_series, json_value)
+
+    def _rows(self, series: Callable[[pl.Series], list[Any]],
+              constant: Callable[[Any], Any]) -> list[dict[str, Any]]:
+        if self._columns is None:
+            assert self._make_columns is not None
+            self._columns = self._make_columns()
+        names = list(self._columns)
+        columns: list[Any] = []
+        for value in self._columns.values():
+            if isinstance(value, pl.Series):
+                columns.append(series(value))
+            elif isinstance(value, list):
+                columns.append(value if series is not json_series else json_values(value))
+            else:
+                columns.append(itertools.repeat(constant(value), self._count))
+        if not names:
+            return [{} for _ in range(self._count)]
+        return [dict(zip(names, values, strict=False)) for values in zip(*columns, strict=False)]
 
 
 class _Context:
     """Per-key sorted arrays of the events, built on first use."""
 
-    def __init__(self, keyed: KeyedEvents, key_numbers: list[int]) -> None:
+    def __init__(self, keyed: KeyedEvents, key_numbers: list[int], times: MatchTimes) -> None:
         self.keyed = keyed
+        self.times = times
         self.key_numbers = key_numbers
         self.ts = keyed.ts_us()
         self._columns: dict[str, npt.NDArray[Any]] = {}
@@ -230,87 +295,149 @@ class _Windows:
         return left, np.maximum(right, left)
 
 
-def _match_arrays(ctx: _Context, matches: list[Match]
-                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Key number, start and end time (µs) of every match."""
-    keys = np.asarray(ctx.key_numbers, dtype=np.int64)
-    times = pl.DataFrame({"start": [m.start for m in matches], "end": [m.end for m in matches]},
-                         schema={"start": pl.Datetime("us", "UTC"), "end": pl.Datetime("us", "UTC")})
-    epoch = times.select(pl.all().dt.epoch("us").fill_null(0))
-    return keys, epoch.get_column("start").to_numpy(), epoch.get_column("end").to_numpy()
+_ONE_US = timedelta(microseconds=1)
 
 
-def _sequence(p: SequencePattern, ctx: _Context, matches: list[Match]) -> list[dict[str, Any]]:
-    steps = [s for s in p.steps if s.negated is None]
-    index = {s.name: n + 1 for n, s in enumerate(steps)}
-    out = []
-    for m in matches:
-        counts = Counter(m.classifiers)
-        state: dict[str, Any] = {
-            "steps_total": len(steps),
-            "steps": [{"step": s.name, "events": counts.get(s.name, 0),
-                       "times_min": 0 if s.optional else s.times.min, "times_max": s.times.max}
-                      for s in steps],
-            "step_index_per_event": [index.get(c) for c in m.classifiers],
-            "after_match_skip": p.after_match_skip,
-        }
-        state.update(_window(p.within.seconds if p.within else None, m))
-        out.append(state)
-    return out
+def _us(values: list[Any]) -> npt.NDArray[np.int64]:
+    """Microseconds since the epoch of each time (None: 0)."""
+    try:
+        return np.fromiter(((v - _EPOCH) // _ONE_US for v in values), dtype=np.int64,
+                           count=len(values))
+    except TypeError:  # None, or times without a zone (UTC)
+        return np.array([0 if v is None else to_us(v) for v in values], dtype=np.int64)
 
 
-def _window(within_s: float | None, m: Match) -> dict[str, Any]:
-    span = (m.end - m.start).total_seconds() if m.start and m.end else 0.0
+def _times(us: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_] | None = None) -> pl.Series:
+    """UTC times from microseconds (null where not ``valid``)."""
+    series = pl.Series(us, dtype=pl.Int64)
+    if valid is not None:
+        series = pl.select(pl.when(pl.Series(valid)).then(series)).to_series()
+    return series.cast(pl.Datetime("us", "UTC"))
+
+
+def _events(ctx: _Context, rows: npt.NDArray[np.int64],
+            valid: npt.NDArray[np.bool_] | None = None) -> pl.Series:
+    """``{"event_id", "time"}`` of the events at sorted rows (null where not ``valid``)."""
+    frame = pl.DataFrame({"event_id": ctx.keyed.ids().gather(pl.Series(rows)),
+                          "time": _times(ctx.ts[rows])})
+    events = frame.to_struct("event")
+    if valid is None:
+        return events
+    return pl.select(pl.when(pl.Series(valid)).then(events)).to_series()
+
+
+class MatchTimes:
+    """Start and end of every match in microseconds, converted once for all who need them."""
+
+    def __init__(self, matches: list[Match]) -> None:
+        self._matches = matches
+
+    @cached_property
+    def has_start(self) -> npt.NDArray[np.bool_]:
+        return np.fromiter((m.start is not None for m in self._matches), dtype=np.bool_,
+                           count=len(self._matches))
+
+    @cached_property
+    def has_end(self) -> npt.NDArray[np.bool_]:
+        return np.fromiter((m.end is not None for m in self._matches), dtype=np.bool_,
+                           count=len(self._matches))
+
+    @cached_property
+    def start_us(self) -> npt.NDArray[np.int64]:
+        """Starts (0 where None)."""
+        return _us([m.start for m in self._matches])
+
+    @cached_property
+    def end_us(self) -> npt.NDArray[np.int64]:
+        """Ends (0 where None)."""
+        return _us([m.end for m in self._matches])
+
+    def json_starts(self) -> list[str | None]:
+        """``format_time`` of each start."""
+        return json_series(_times(self.start_us, self.has_start))
+
+    def json_ends(self) -> list[str | None]:
+        """``format_time`` of each end."""
+        return json_series(_times(self.end_us, self.has_end))
+
+
+def _window(within_s: float | None, times: MatchTimes) -> dict[str, Column]:
+    """How long each match took, and (with ``within``) how much of its window was left."""
+    has_both = times.has_start & times.has_end
+    span = pl.Series(np.where(has_both, (times.end_us - times.start_us) / 1e6, 0.0))
     if within_s is None:
         return {"span_s": span}
     return {"span_s": span, "within_s": within_s, "window_left_s": within_s - span,
-            "window_end": m.start + timedelta(seconds=within_s) if m.start else None}
+            "window_end": _times(times.start_us + round(within_s * 1e6), times.has_start)}
+
+
+def _label_counts(matches: list[Match], names: list[str], *, upper: bool = False
+                  ) -> npt.NDArray[np.int64]:
+    """Per match, how many of its events each name classifies (a matrix, matches × names)."""
+    lengths = np.fromiter((len(m.classifiers) for m in matches), dtype=np.int64,
+                          count=len(matches))
+    flat = pl.Series(list(itertools.chain.from_iterable(m.classifiers for m in matches)),
+                     dtype=pl.String)
+    if upper:
+        flat = flat.str.to_uppercase()
+    codes = flat.replace_strict({n: k for k, n in enumerate(names)}, default=len(names),
+                                return_dtype=pl.Int64).to_numpy()
+    counts = np.zeros((len(matches), len(names) + 1), dtype=np.int64)
+    np.add.at(counts, (np.repeat(np.arange(len(matches)), lengths), codes), 1)
+    return counts[:, :len(names)]
+
+
+def _sequence(p: SequencePattern, ctx: _Context, matches: list[Match]) -> dict[str, Column]:
+    steps = [s for s in p.steps if s.negated is None]
+    index = {s.name: n + 1 for n, s in enumerate(steps)}
+    counts = _label_counts(matches, [s.name for s in steps]).tolist()
+    limits = [(s.name, 0 if s.optional else s.times.min, s.times.max) for s in steps]
+    return {
+        "steps_total": len(steps),
+        "steps": [[{"step": name, "events": n, "times_min": low, "times_max": high}
+                   for (name, low, high), n in zip(limits, row, strict=True)] for row in counts],
+        "step_index_per_event": [[index.get(c) for c in m.classifiers] for m in matches],
+        "after_match_skip": p.after_match_skip,
+        **_window(p.within.seconds if p.within else None, ctx.times),
+    }
 
 
 def _recognize(p: MatchRecognizePattern, ctx: _Context, matches: list[Match]
-               ) -> list[dict[str, Any]]:
+               ) -> dict[str, Column]:
     variables = pattern_variables(parse_row_pattern(p.pattern))
-    out = []
-    for m in matches:
-        counts = Counter(c.upper() for c in m.classifiers)
-        state: dict[str, Any] = {
-            "variables": {v: counts.get(v.upper(), 0) for v in variables},
-            "match_number": m.match_number,
-            "after_match_skip": p.after_match_skip,
-        }
-        state.update(_window(p.within.seconds if p.within else None, m))
-        out.append(state)
-    return out
+    counts = _label_counts(matches, [v.upper() for v in variables], upper=True).tolist()
+    return {
+        "variables": [dict(zip(variables, row, strict=True)) for row in counts],
+        "match_number": pl.Series([m.match_number for m in matches], dtype=pl.Int64),
+        "after_match_skip": p.after_match_skip,
+        **_window(p.within.seconds if p.within else None, ctx.times),
+    }
 
 
 def _count_threshold(p: CountThresholdPattern, ctx: _Context, matches: list[Match]
-                     ) -> Callable[[int], dict[str, Any]]:
+                     ) -> dict[str, Column]:
     mask = ctx.mask(p.where)
     w = round(p.window.seconds * 1e6)
     windows = _Windows(ctx, mask, w)
-    keys, starts, ends = _match_arrays(ctx, matches)
+    keys = np.asarray(ctx.key_numbers, dtype=np.int64)
     if p.window_type == "tumbling":
-        lo = starts // w * w
+        lo = ctx.times.start_us // w * w
         left, right = windows.bounds(keys, lo, lo + w, lo_open=False, hi_open=True)
-        opened, counts = lo.tolist(), (right - left).tolist()
-        return lambda i: {"window_type": "tumbling", "window_start": from_us(opened[i]),
-                          "window_end": from_us(opened[i] + w), "count": counts[i],
-                          "threshold": p.threshold, "window_s": p.window.seconds}
+        return {"window_type": "tumbling", "window_start": _times(lo),
+                "window_end": _times(lo + w), "count": pl.Series(right - left),
+                "threshold": p.threshold, "window_s": p.window.seconds}
+    ends = ctx.times.end_us
     left, right = windows.bounds(keys, ends - w, ends, lo_open=True, hi_open=False)
     b_left, b_right = windows.bounds(keys, ends - w, ends, lo_open=False, hi_open=True)
     first = (np.where(right > left, ctx.ts[windows.rows[np.minimum(left, windows.rows.shape[0] - 1)]],
                       ends) if windows.rows.shape[0] else ends)
-    t_list, c_list = ends.tolist(), (right - left).tolist()
-    cb_list, f_list = (b_right - b_left).tolist(), first.tolist()
-    return lambda i: {"window_type": "sliding", "window_start": from_us(t_list[i] - w),
-                      "window_end": from_us(t_list[i]), "count": c_list[i],
-                      "count_just_before": cb_list[i], "threshold": p.threshold,
-                      "window_s": p.window.seconds,
-                      "first_event_leaves_at": from_us(f_list[i] + w)}
+    return {"window_type": "sliding", "window_start": _times(ends - w),
+            "window_end": _times(ends), "count": pl.Series(right - left),
+            "count_just_before": pl.Series(b_right - b_left), "threshold": p.threshold,
+            "window_s": p.window.seconds, "first_event_leaves_at": _times(first + w)}
 
 
-def _velocity(p: VelocityPattern, ctx: _Context, matches: list[Match]
-              ) -> Callable[[int], dict[str, Any]]:
+def _velocity(p: VelocityPattern, ctx: _Context, matches: list[Match]) -> dict[str, Column]:
     mask = ctx.mask(p.where).copy()
     values: npt.NDArray[np.float64] | None = None
     if p.value_field is not None:
@@ -319,32 +446,24 @@ def _velocity(p: VelocityPattern, ctx: _Context, matches: list[Match]
     w = round(p.window.seconds * 1e6)
     per_window = p.window.seconds / _PER_S[p.per]
     windows = _Windows(ctx, mask, w, values)
-    keys, _, ends = _match_arrays(ctx, matches)
-    columns: dict[str, list[Any]] = {}
+    keys = np.asarray(ctx.key_numbers, dtype=np.int64)
+    ends = ctx.times.end_us
+    columns: dict[str, Column] = {
+        "window_start": _times(ends - w), "window_end": _times(ends),
+        "window_s": p.window.seconds, "per": p.per, "threshold": p.threshold}
     for label, lo_open, hi_open in (("", True, False), ("_just_before", False, True)):
         left, right = windows.bounds(keys, ends - w, ends, lo_open=lo_open, hi_open=hi_open)
         count = right - left
         total = count.astype(np.float64) if windows.sums is None else (
             windows.sums[right] - windows.sums[left])
-        columns["count" + label] = count.tolist()
+        columns["count" + label] = pl.Series(count)
         if windows.sums is not None:
-            columns["sum" + label] = total.tolist()
-        columns["rate" + label] = (total / per_window).tolist()
-    t_list = ends.tolist()
-
-    def snapshot(i: int) -> dict[str, Any]:
-        state: dict[str, Any] = {"window_start": from_us(t_list[i] - w),
-                                 "window_end": from_us(t_list[i]),
-                                 "window_s": p.window.seconds, "per": p.per,
-                                 "threshold": p.threshold}
-        state.update({name: column[i] for name, column in columns.items()})
-        return state
-
-    return snapshot
+            columns["sum" + label] = pl.Series(total)
+        columns["rate" + label] = pl.Series(total / per_window)
+    return columns
 
 
-def _trend(p: TrendPattern, ctx: _Context, matches: list[Match]
-           ) -> Callable[[int], dict[str, Any]]:
+def _trend(p: TrendPattern, ctx: _Context, matches: list[Match]) -> dict[str, Column]:
     step_ok = ctx.keyed.sorted_select([p.value_field]).select(
         E.to_polars(trend_step(p), partition_col=KEY).fill_null(False)).to_series().to_numpy()
     n = ctx.keyed.height
@@ -355,28 +474,17 @@ def _trend(p: TrendPattern, ctx: _Context, matches: list[Match]
     run_start = breaks[np.searchsorted(breaks, first, side="right") - 1]
     run_end = np.minimum(breaks[np.searchsorted(breaks, last, side="right")], key_end)
     values = ctx.column(p.value_field, pl.Float64).astype(np.float64)
-    columns = {
-        "first": values[first].tolist(), "last": values[last].tolist(),
-        "change": (values[last] - values[first]).tolist(),
-        "length_at_match": (last - run_start + 1).tolist(),
-        "length": (run_end - run_start).tolist(), "open": (run_end == key_end).tolist(),
-        "position": (last - ctx.keyed.key_starts[:-1][ctx.keyed.part()[last]]).tolist(),
-        "start": run_start.tolist(), "end": run_end.tolist(),
+    is_open = run_end == key_end
+    return {
+        "direction": p.direction, "required": p.count, "tolerance_pct": p.tolerance_pct,
+        "run_start": _events(ctx, run_start),
+        "run_length_at_match": pl.Series(last - run_start + 1),
+        "run_length": pl.Series(run_end - run_start), "run_open": pl.Series(is_open),
+        "broken_by": _events(ctx, np.minimum(run_end, n - 1), ~is_open),
+        "first": pl.Series(values[first]), "last": pl.Series(values[last]),
+        "change": pl.Series(values[last] - values[first]),
+        "position_in_key": pl.Series(last - ctx.keyed.key_starts[:-1][ctx.keyed.part()[last]]),
     }
-
-    def snapshot(i: int) -> dict[str, Any]:
-        is_open = columns["open"][i]
-        return {
-            "direction": p.direction, "required": p.count, "tolerance_pct": p.tolerance_pct,
-            "run_start": ctx.event(columns["start"][i]),
-            "run_length_at_match": columns["length_at_match"][i],
-            "run_length": columns["length"][i], "run_open": is_open,
-            "broken_by": None if is_open else ctx.event(columns["end"][i]),
-            "first": columns["first"][i], "last": columns["last"][i],
-            "change": columns["change"][i], "position_in_key": columns["position"][i],
-        }
-
-    return snapshot
 
 
 def _baseline(p: OutlierPattern, values: npt.NDArray[np.float64]) -> dict[str, Any]:
@@ -616,15 +724,15 @@ def _absence(p: AbsencePattern, ctx: _Context, matches: list[Match]) -> list[dic
     return out
 
 
-_VECTORISED: dict[str, Callable[[Any, _Context, list[Match]], Callable[[int], dict[str, Any]]]] = {
+_VECTORISED: dict[str, Callable[[Any, _Context, list[Match]], dict[str, Column]]] = {
+    "sequence": _sequence,
+    "match_recognize": _recognize,
     "count_threshold": _count_threshold,
     "velocity": _velocity,
     "trend": _trend,
 }
 
 _BUILDERS: dict[str, Builder] = {
-    "sequence": _sequence,
-    "match_recognize": _recognize,
     "outlier": _outlier,
     "session": _session,
     "dedup": _dedup,

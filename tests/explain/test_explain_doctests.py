@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["cep.explain.english", "cep.explain.jsonform", "cep.explain.matches",
+MODULES = ["cep.explain.assemble", "cep.explain.english", "cep.explain.jsonform", "cep.explain.matches",
            "cep.explain.rules"]
 
 
