@@ -56,7 +56,8 @@ class Computed:
         matches: the matches explained, in order.
         offsets: match i's shown bound events are ``offsets[i]:offsets[i + 1]``.
         events: the events explained.
-        rows: the input rows of the shown bound events, in that order (see :attr:`shown`).
+        ids: the ids of the shown bound events, in match order.
+        rows: their input rows (see :attr:`shown`).
         labels: their classifiers.
         rules: the rule each was tested by (None: it was not tested).
         clause_values: gives, per shown bound event, the values of its rule's clauses (None:
@@ -73,6 +74,7 @@ class Computed:
     matches: list[Match]
     offsets: list[int]
     events: pl.DataFrame
+    ids: list[Any]
     rows: pl.Series
     labels: list[str]
     rules: list[str | None]
@@ -92,11 +94,6 @@ class Computed:
     def values(self) -> list[tuple[bool | None, ...] | None]:
         """Per shown bound event, the values of its rule's clauses (None: not evaluated)."""
         return self.clause_values()
-
-    def event_ids(self) -> list[Any]:
-        """The shown bound events' ids, in order."""
-        return [v for m, a, b in zip(self.matches, self.offsets, self.offsets[1:], strict=False)
-                for v in m.event_ids[:b - a]]
 
     def read_fields(self) -> dict[str, tuple[str, ...]]:
         """Rule → the fields it reads that the events have (in the rule's order)."""
@@ -126,7 +123,7 @@ class Explanations(Sequence[MatchExplanation]):
     def none(cls, kind: str, time_column: str) -> Explanations:
         """The explanations of no matches."""
         return cls(Computed(kind=kind, time_column=time_column, matches=[], offsets=[0],
-                            events=pl.DataFrame(), rows=pl.Series([], dtype=pl.Int64),
+                            events=pl.DataFrame(), ids=[], rows=pl.Series([], dtype=pl.Int64),
                             labels=[], rules=[], clause_values=list, texts={},
                             fields={}, snapshots=Snapshots.of_records(list),
                             times=MatchTimes([])))
@@ -166,7 +163,7 @@ def _objects(c: Computed) -> list[MatchExplanation]:
     rows = [dict(zip(names, values, strict=True)) for values in zip(
         *(c.shown.get_column(n).to_list() for n in names), strict=True)]
     times = [row[c.time_column] for row in rows]
-    ids = c.event_ids()
+    ids = c.ids
     read = c.read_fields()
     checks: dict[tuple[str, tuple[bool | None, ...]], tuple[ClauseCheck, ...]] = {}
     timeline = []
@@ -203,7 +200,7 @@ def _json_forms(c: Computed) -> list[dict[str, Any]]:
         times = [row[c.time_column] for row in payloads]
     else:
         times = [format_time(v) for v in c.shown.get_column(c.time_column).to_list()]
-    ids = _json_list(c.event_ids())
+    ids = _json_list(c.ids)
     read = c.read_fields()
     timeline = []
     for j, (row, name, vals) in enumerate(zip(payloads, c.rules, c.values, strict=True)):

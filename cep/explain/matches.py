@@ -100,7 +100,7 @@ def explain_result(pattern: Pattern, events: pl.DataFrame,
     times = MatchTimes(matches)
     return Explanations(Computed(
         kind=pattern.kind, time_column=pattern.order_by, matches=matches,
-        offsets=bound.offsets, events=keyed.events, rows=pl.Series(keyed.order[bound.sorted_pos]),
+        offsets=bound.offsets, events=keyed.events, ids=bound.ids, rows=pl.Series(keyed.order[bound.sorted_pos]),
         labels=bound.labels, rules=checks.rule_names, clause_values=checks.all_values,
         texts=checks.texts, fields=checks.fields,
         snapshots=snapshots(pattern, keyed, matches, key_numbers, times), times=times,
