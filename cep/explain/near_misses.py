@@ -19,8 +19,8 @@ What counts as a near miss, per kind:
 * ``session``: closed sessions that failed ``having`` (``having_not_met``);
 * ``dedup``: repeats that came at or after the end of the kept event's window
   (``window_expired``);
-* ``geofence``: for enter / exit the closest approach to the boundary without crossing it
-  (``boundary_not_crossed``); for dwell the visits that left too early
+* ``geofence``: for enter / exit the closest approach to the boundary without crossing it, in
+  metres (``boundary_not_crossed``); for dwell the visits that left too early
   (``threshold_not_reached``);
 * ``temporal_correlation``: events whose window passed without a partner (``window_expired``);
 * ``heartbeat``: the longest silences that stayed within the timeout (``threshold_not_reached``);
@@ -545,16 +545,9 @@ def _geofence(p: GeofencePattern, view: KeyView) -> list[NearMiss]:
     if p.shape.type == "circle":
         inside, distance = _geo.circle_inside(p.shape, lat, lon)
         margin = np.abs(distance - p.shape.radius_m)
-        unit = "m"
     else:
         inside = _geo.polygon_inside(p.shape, lat, lon)
-        vs = p.shape.vertices
-        margin = np.full(lat.shape[0], np.inf)
-        for i in range(len(vs)):
-            a, b = vs[i], vs[(i + 1) % len(vs)]
-            d = _geo._segment_distance_sq(lon, lat, a.lon, a.lat, b.lon, b.lat)
-            margin = np.minimum(margin, np.sqrt(d))
-        unit = "degrees"
+        margin = _geo.polygon_distance_m(p.shape, lat, lon)
     n = lat.shape[0]
     out = []
     if p.trigger == "dwell" and p.dwell is not None:
@@ -594,9 +587,9 @@ def _geofence(p: GeofencePattern, view: KeyView) -> list[NearMiss]:
             out.append(view.miss(
                 step=side, done=0, total=1, rows=[best], classifiers=[side], broken=None,
                 reason="boundary_not_crossed",
-                text=(f"The closest it came to the boundary was {_num(round(float(margin[best]), 6))} "
-                      f"{unit} (event {view.ids[best]!r}), staying {side} until the data ended."),
-                details={"margin": float(margin[best]), "unit": unit}))
+                text=(f"The closest it came to the boundary was {float(margin[best]):,.1f} m "
+                      f"(event {view.ids[best]!r}), staying {side} until the data ended."),
+                details={"margin": float(margin[best]), "unit": "m"}))
         r = x
     return out
 

@@ -619,13 +619,21 @@ def _geofence(p: GeofencePattern, ctx: _Context, matches: list[Match]) -> list[d
     else:
         inside = _geo.polygon_inside(p.shape, lat, lon)
         shape = {"type": "polygon", "vertices": [[v.lat, v.lon] for v in p.shape.vertices]}
+    bound = [[ctx.row_of(e) for e in m.event_ids] for m in matches]
+    flat = np.fromiter(itertools.chain.from_iterable(bound), dtype=np.int64)
+    if p.shape.type == "circle":
+        assert distance is not None
+        edge = np.abs(distance[flat] - p.shape.radius_m)
+    else:
+        edge = _geo.polygon_distance_m(p.shape, lat[flat], lon[flat])
+    edges = iter(edge.tolist())
     out = []
-    for i, m in enumerate(matches):
-        rows = [ctx.row_of(e) for e in m.event_ids]
+    for i, rows in enumerate(bound):
         state: dict[str, Any] = {
             "trigger": p.trigger, "shape": shape,
             "inside": [bool(inside[r]) for r in rows],
             "distance_m": None if distance is None else [float(distance[r]) for r in rows],
+            "boundary_distance_m": list(itertools.islice(edges, len(rows))),
         }
         if p.trigger == "dwell" and p.dwell is not None:
             _, b = ctx.span(i)

@@ -153,6 +153,19 @@ def test_geofence_timeline_tests_inside_and_snapshot_gives_distances():
     assert [c.value for t in e.timeline for c in t.clauses] == [False, True]
     assert e.state_snapshot["inside"] == [False, True]
     assert [round(d, 1) for d in e.state_snapshot["distance_m"]] == [11119.5, 111.2]
+    assert [round(d, 1) for d in e.state_snapshot["boundary_distance_m"]] == [10119.5, 888.8]
+
+
+def test_geofence_polygon_snapshot_gives_the_distance_to_the_outline_in_metres():
+    # A square of ±0.01° around (0, 0); 0.001° of latitude is 111.2 m (R = 6,371,008.8 m).
+    square = [{"lat": -0.01, "lon": -0.01}, {"lat": -0.01, "lon": 0.01},
+              {"lat": 0.01, "lon": 0.01}, {"lat": 0.01, "lon": -0.01}]
+    [e] = explain_all({"kind": "geofence", "trigger": "enter",
+                       "shape": {"type": "polygon", "vertices": square}},
+                      events("lat: 0.011 0.009", "lon: 0 0"))
+    assert e.state_snapshot["inside"] == [False, True]
+    assert e.state_snapshot["distance_m"] is None
+    assert [round(d, 1) for d in e.state_snapshot["boundary_distance_m"]] == [111.2, 111.2]
 
 
 def test_temporal_correlation_snapshot_gives_both_sides_and_the_gap_left():

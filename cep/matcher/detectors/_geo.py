@@ -39,6 +39,7 @@ __all__ = [
     "POLYGON_TOLERANCE_DEG",
     "circle_inside",
     "haversine_m",
+    "polygon_distance_m",
     "polygon_inside",
 ]
 
@@ -99,6 +100,57 @@ def polygon_inside(polygon: Polygon, lat: Floats, lon: Floats) -> Bools:
             on_outline |= _segment_distance_sq(x, y, xi, yi, xj, yj) <= eps * eps
     inside[near] = odd | on_outline
     return inside
+
+
+def polygon_distance_m(polygon: Polygon, lat: Floats, lon: Floats) -> Floats:
+    """Distance in metres from each point to the polygon's outline (inside or outside).
+
+    The edges are straight in the lat/lon plane, as :func:`polygon_inside` treats them. For each
+    point and edge, the edge point to measure to is the one nearest in an equirectangular
+    projection centred on the point (east-west degrees scaled by the cosine of the point's
+    latitude); the distance to it is then the haversine great-circle distance. The projection
+    is exact at the point, and its scale drifts by about ``tan(lat) × Δlat`` (radians) towards
+    the edge, which only moves the chosen edge point; as the distance is smallest there, that
+    costs only the square of the drift. So the result is never below the true distance, and
+    above it (checked against a dense search along the edges) by under 0.001 % within 10 km
+    of the edge up to latitude 80°, and under 0.1 % within 100 km up to latitude 70°;
+    further away or nearer the poles the error grows, but the value stays an exact distance to
+    some point of the outline.
+
+    >>> import numpy as np
+    >>> from cep.model import Polygon
+    >>> square = Polygon.model_validate({"vertices": [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1},
+    ...                                               {"lat": 1, "lon": 1}, {"lat": 1, "lon": 0}]})
+    >>> d = polygon_distance_m(square, np.array([0.5, -0.01, 0.5]), np.array([1.01, 0.5, 0.5]))
+    >>> [round(float(m), 1) for m in d]  # 0.01° east of it, 0.01° south; its centre
+    [1111.9, 1112.0, 55595.4]
+    """
+    vy = np.array([v.lat for v in polygon.vertices], dtype=np.float64)
+    vx = np.array([v.lon for v in polygon.vertices], dtype=np.float64)
+    # Degrees of longitude shrink by cos(latitude): this makes the local plane isotropic.
+    scale = np.cos(np.radians(lat))
+    out: Floats = np.full(lat.shape[0], np.inf)
+    n = vx.shape[0]
+    for i in range(n):
+        yi, xi = vy[i], vx[i]
+        dy, dx = vy[(i + 1) % n] - yi, vx[(i + 1) % n] - xi
+        sx = dx * scale
+        length_sq = sx * sx + dy * dy
+        # A zero-length edge (an east-west edge at a pole) is measured to its first vertex.
+        t = np.clip(((lon - xi) * scale * sx + (lat - yi) * dy)
+                    / np.where(length_sq > 0.0, length_sq, 1.0), 0.0, 1.0)
+        out = np.minimum(out, _haversine_pairs_m(lat, lon, yi + t * dy, xi + t * dx))
+    return out
+
+
+def _haversine_pairs_m(lat_a: Floats, lon_a: Floats, lat_b: Floats, lon_b: Floats) -> Floats:
+    """Great-circle distance in metres between each (lat_a, lon_a) and (lat_b, lon_b) pair."""
+    phi_a = np.radians(lat_a)
+    phi_b = np.radians(lat_b)
+    h = (np.sin((phi_b - phi_a) * 0.5) ** 2
+         + np.cos(phi_a) * np.cos(phi_b) * np.sin(np.radians(lon_b - lon_a) * 0.5) ** 2)
+    out: Floats = 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+    return out
 
 
 def _segment_distance_sq(x: Floats, y: Floats, xi: Any, yi: Any, xj: Any, yj: Any) -> Floats:
