@@ -48,26 +48,31 @@ def implemented_kinds() -> tuple[str, ...]:
 
 
 
-def find_matches(pattern: Pattern, events: pl.DataFrame) -> MatchResult:
+def find_matches(pattern: Pattern, events: pl.DataFrame, *,
+                 max_partial_matches: int | None = None) -> MatchResult:
     """Find every match of ``pattern`` in ``events`` (one-shot batch run).
 
     Args:
         pattern: a validated pattern of any kind.
         events: events as loaded by ``cep.events.load_events`` (time column parsed).
+        max_partial_matches: ``sequence`` only: open partial matches one key may hold (None:
+            ``cep.matcher.sequence.MAX_PARTIAL_MATCHES``); other kinds ignore it.
 
     Raises:
         UnsupportedFeature: the pattern's kind has no matcher yet.
         EventDataError: the events lack a column the pattern needs.
-        MatchRuntimeError: the pattern failed while matching, as the semantics require.
+        MatchRuntimeError: the pattern failed while matching, as the semantics require, or a
+            ``sequence`` key went past ``max_partial_matches``.
     """
     if isinstance(pattern, MatchRecognizePattern):
         from cep.matcher.recognize import find_recognize_matches
 
         return find_recognize_matches(pattern, events)
     if isinstance(pattern, SequencePattern):
-        from cep.matcher.sequence import find_sequence_matches
+        from cep.matcher.sequence import MAX_PARTIAL_MATCHES, find_sequence_matches
 
-        return find_sequence_matches(pattern, events)
+        limit = MAX_PARTIAL_MATCHES if max_partial_matches is None else max_partial_matches
+        return find_sequence_matches(pattern, events, max_partial_matches=limit)
     module = _detector(pattern.kind)
     if module is not None:
         result: MatchResult = module.find_matches(pattern, events)
@@ -91,10 +96,18 @@ def register_engines() -> None:
             StreamMatcher.engines[kind] = module.Engine
 
 
-def create_matcher(pattern: Pattern, *, allowed_lateness: timedelta = timedelta(0)) -> StreamMatcher:
+def create_matcher(pattern: Pattern, *, allowed_lateness: timedelta = timedelta(0),
+                   max_partial_matches: int | None = None) -> StreamMatcher:
     """An incremental matcher: ``feed`` micro-batches, ``advance_watermark``, ``flush``.
 
-    See ``cep.matcher.stream``. Raises ``UnsupportedFeature`` for kinds without one yet.
+    See ``cep.matcher.stream``; ``max_partial_matches`` as in :func:`find_matches`. Raises
+    ``UnsupportedFeature`` for kinds without one yet.
     """
     register_engines()
+    if max_partial_matches is not None and isinstance(pattern, SequencePattern):
+        from cep.matcher.sequence import SequenceEngine
+
+        # Any: the Engine protocol's timed_out is a plain attribute, the engine's a property.
+        engine: Any = SequenceEngine(pattern, max_partial_matches=max_partial_matches)
+        return StreamMatcher(pattern, engine, allowed_lateness)
     return create_stream_matcher(pattern, allowed_lateness=allowed_lateness)

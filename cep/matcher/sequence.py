@@ -107,7 +107,7 @@ import numpy.typing as npt
 import polars as pl
 
 from cep import expr as E
-from cep.errors import EventDataError, UnsupportedFeature
+from cep.errors import EventDataError, MatchRuntimeError, UnsupportedFeature
 from cep.events import check_fields
 from cep.matcher import nfa as K
 from cep.matcher.conditions import desugar
@@ -120,11 +120,15 @@ from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk, frame_from_state, frame_
 from cep.model import SequencePattern, Step
 from cep.results import Match, MatchResult, PartialMatch
 
-__all__ = ["SequenceEngine", "find_sequence_matches"]
+__all__ = ["MAX_PARTIAL_MATCHES", "SequenceEngine", "find_sequence_matches"]
 
 _FEATURES = E.Features(navigation=True, var_refs=True, aggregates=True)
 _MAX_SEEN_ATOMS = 12  # conditions one NFA state's decision depends on (table of 2**n rows)
 _STATE_VERSION = 1
+# Open runs (live partial matches) one key may hold while an event is processed. Without a
+# window, followedByAny and allowCombinations keep every combination of earlier events, so the
+# runs, and the time per event, grow without bound; a clear error beats a hang.
+MAX_PARTIAL_MATCHES = 100_000
 
 # --------------------------------------------------------------------------------------------
 # Transition conditions: boolean trees over atoms (one atom per step condition).
@@ -1018,10 +1022,16 @@ class SequenceEngine:
     Implements ``cep.matcher.stream.Engine``. Between calls the engine holds the open runs
     (state, start, registers), completed matches held back by the skip strategy, the node pool
     their event chains share, and the id and time of every event those chains still reference.
+
+    A key may hold at most ``max_partial_matches`` open runs, counted while an event is
+    processed (before the skip strategy prunes); one more raises ``MatchRuntimeError`` naming
+    the pattern and the key. Below the limit it changes nothing.
     """
 
-    def __init__(self, pattern: SequencePattern) -> None:
+    def __init__(self, pattern: SequencePattern, *,
+                 max_partial_matches: int = MAX_PARTIAL_MATCHES) -> None:
         self.pattern = pattern
+        self.max_partial_matches = _checked_limit(max_partial_matches)
         self.compiled = _compiled(pattern)
         width = max(self.compiled.n_regs, 1)
         self.keys: dict[int, dict[str, Any]] = {}
@@ -1065,7 +1075,8 @@ class SequenceEngine:
         table = (part if self.table is None
                  else pl.concat([self.table, part], how="vertical_relaxed"))
         ev_ref = np.arange(base, base + frame.height, dtype=np.int64)
-        em, to = self._run(frame, None, ev_key, ts, ev_ref, chunk.watermark_us)
+        em, to = self._run(frame, None, ev_key, ts, ev_ref, chunk.watermark_us,
+                           self.keys.__getitem__)
         matches = _build_matches(self.pattern.name, _chains(self.nodes, em), table,
                                  self.keys.__getitem__, self.compiled.names)
         self._record_timeouts(to, table, self.keys.__getitem__)
@@ -1078,7 +1089,7 @@ class SequenceEngine:
         if self.compiled.within_us < 0 or self.runs.shape[0] == 0 or self.table is None:
             return []
         empty = np.zeros(0, dtype=np.int64)
-        em, to = self._run(None, None, empty, empty, empty, watermark_us)
+        em, to = self._run(None, None, empty, empty, empty, watermark_us, self.keys.__getitem__)
         matches = _build_matches(self.pattern.name, _chains(self.nodes, em), self.table,
                                  self.keys.__getitem__, self.compiled.names)
         self._record_timeouts(to, self.table, self.keys.__getitem__)
@@ -1096,6 +1107,7 @@ class SequenceEngine:
         self._collect(force=True)
         return {
             "version": _STATE_VERSION,
+            "max_partial_matches": self.max_partial_matches,
             "keys": [[k, v] for k, v in self.keys.items()],
             "key_ord": self.key_ord.tolist(),
             "runs": self.runs.tolist(),
@@ -1116,7 +1128,8 @@ class SequenceEngine:
         if state.get("version") != _STATE_VERSION:
             raise UnsupportedFeature(f"sequence engine state version {state.get('version')!r} "
                                      f"is not supported (expected {_STATE_VERSION})")
-        engine = cls(pattern)
+        engine = cls(pattern, max_partial_matches=state.get("max_partial_matches",
+                                                            MAX_PARTIAL_MATCHES))
         width = max(engine.compiled.n_regs, 1)
         engine.keys = {int(k): dict(v) for k, v in state["keys"]}
         engine.key_ord = np.array(state["key_ord"], dtype=np.int64).reshape(-1)
@@ -1139,8 +1152,13 @@ class SequenceEngine:
     # --- internals ------------------------------------------------------------------------------
     def _run(self, frame: pl.DataFrame | None, order: npt.NDArray[np.int64] | None,
              ev_key: npt.NDArray[np.int64], ts: npt.NDArray[np.int64],
-             ev_ref: npt.NDArray[np.int64], watermark_us: int) -> tuple[Any, Any]:
-        """Run the kernel over sorted events, then advance time to ``watermark_us``."""
+             ev_ref: npt.NDArray[np.int64], watermark_us: int,
+             key_of: Callable[[int], dict[str, Any]]) -> tuple[Any, Any]:
+        """Run the kernel over sorted events, then advance time to ``watermark_us``.
+
+        Raises:
+            MatchRuntimeError: a key would hold more than ``max_partial_matches`` open runs.
+        """
         c = self.compiled
         if frame is not None:
             cond, remap, string_cols = c.evaluate(frame, order, self.strings)
@@ -1163,16 +1181,52 @@ class SequenceEngine:
                 break
             if status == K.FULL_NODES:
                 self._grow_nodes(2 * self.nodes.shape[0])
+            elif status == K.FULL_RUNS:
+                # The kernel counts one key's open runs against this capacity as it goes, so
+                # the limit costs nothing per event and a blow-up stops early.
+                if caps[0] >= self.max_partial_matches:
+                    raise self._limit_error(out[-1], ev_key, key_of)
+                caps[0] = min(2 * caps[0], self.max_partial_matches)
             else:
-                slot = {K.FULL_RUNS: 0, K.FULL_Q: 1, K.FULL_EMITTED: 2, K.FULL_TIMED_OUT: 3,
+                slot = {K.FULL_Q: 1, K.FULL_EMITTED: 2, K.FULL_TIMED_OUT: 3,
                         K.FULL_OUT_RUNS: 4, K.FULL_OUT_COMP: 5}[status]
                 caps[slot] *= 2
         _, self.runs, self.regs, self.regn, self.comp, self.n_nodes, em, to, self.key_ord = out
         return em, to
 
+    def _limit_error(self, ords: npt.NDArray[np.int64], ev_key: npt.NDArray[np.int64],
+                     key_of: Callable[[int], dict[str, Any]]) -> MatchRuntimeError:
+        """The error for a key whose open runs went past ``max_partial_matches``.
+
+        The kernel stopped inside that key: keys are processed in order and each one's next
+        ordinal (``ords``) is stored when it is done, so it is the first key of the chunk with
+        events whose ordinal did not move.
+        """
+        keys = np.unique(ev_key)
+        before = np.zeros(keys.shape[0], dtype=np.int64)
+        known = keys < self.key_ord.shape[0]
+        before[known] = self.key_ord[keys[known]]
+        stuck = keys[ords[keys] == before]
+        if stuck.shape[0]:
+            values = key_of(int(stuck[0]))
+            where = (f"key {', '.join(f'{k}={v!r}' for k, v in values.items())}" if values
+                     else "the whole stream (no partition_by)")
+        else:
+            where = "one key"
+        limit = self.max_partial_matches
+        return MatchRuntimeError(
+            f"sequence pattern {self.pattern.name!r}: more than {limit:,} partial matches are "
+            f"open at once for {where} (the limit, max_partial_matches={limit}). They grow "
+            "without bound when a step branches on every matching event (followedByAny, "
+            "contiguity 'any', or allowCombinations) and no window ends them. Add a `within`, "
+            "or use followedBy / next instead of followedByAny (contiguity 'relaxed' / "
+            "'strict'), or a narrower `where`."
+        )
+
     def _size_buffers(self, n: int) -> list[int]:
         """Kernel buffer capacities for ``n`` events (enlarged on demand when they fall short)."""
         caps = self._caps
+        caps[0] = min(caps[0], self.max_partial_matches)  # it doubles up to the limit
         caps[2] = max(caps[2], n // 2 + 256)
         caps[3] = max(caps[3], n // 4 + 256)
         caps[4] = max(caps[4], self.runs.shape[0] + n // 16 + 1024)
@@ -1310,6 +1364,12 @@ def _compiled(pattern: SequencePattern) -> _Compiled:
     return found
 
 
+def _checked_limit(max_partial_matches: int) -> int:
+    if max_partial_matches < 1:
+        raise ValueError(f"max_partial_matches must be at least 1, not {max_partial_matches}")
+    return max_partial_matches
+
+
 def _epoch_us(column: pl.Series) -> npt.NDArray[np.int64]:
     if column.dtype == pl.Date:
         column = column.cast(pl.Datetime("us"))
@@ -1387,7 +1447,8 @@ def _build_matches(name: str, chains: _Chains, table: pl.DataFrame,
     return out
 
 
-def find_sequence_matches(pattern: SequencePattern, events: pl.DataFrame) -> MatchResult:
+def find_sequence_matches(pattern: SequencePattern, events: pl.DataFrame, *,
+                          max_partial_matches: int = MAX_PARTIAL_MATCHES) -> MatchResult:
     """Find the matches of a ``sequence`` pattern (Flink CEP semantics, SEMANTICS.md §2).
 
     Equals feeding every event to a :class:`SequenceEngine` and calling ``finish(None)``;
@@ -1395,21 +1456,23 @@ def find_sequence_matches(pattern: SequencePattern, events: pl.DataFrame) -> Mat
     ``not_followed_by`` runs whose window is still open at the last event time. Matches and
     partial matches are built when first read.
 
+    Args:
+        pattern: the pattern.
+        events: the events (time column parsed).
+        max_partial_matches: open runs one key may hold while an event is processed.
+
     Raises:
         EventDataError: a field the pattern uses is missing, or a condition cannot be evaluated.
+        MatchRuntimeError: a key would hold more than ``max_partial_matches`` open runs.
     """
     started = time.perf_counter()
-    engine = SequenceEngine(pattern)
+    engine = SequenceEngine(pattern, max_partial_matches=max_partial_matches)
     compiled = engine.compiled
     check_fields(events, compiled.used)
     prepared = prepare_events(events, pattern.partition_by, pattern.order_by, pattern.id_field)
     n = prepared.height
     ev_key = prepared.part_numbers() if n else np.zeros(0, dtype=np.int64)
     watermark = int(prepared.ts_us.max()) if n else 0
-    em, to = engine._run(events, prepared.order, ev_key, prepared.ts_us, prepared.order, watermark)
-    id_expr = (pl.col(prepared.id_column) if prepared.id_column is not None
-               else pl.int_range(pl.len(), dtype=pl.Int64))
-    table = events.select(id_expr.alias("id"), pl.col(pattern.order_by).alias("time"))
     keys: dict[int, dict[str, Any]] = {}
 
     def key_of(part: int) -> dict[str, Any]:
@@ -1417,6 +1480,11 @@ def find_sequence_matches(pattern: SequencePattern, events: pl.DataFrame) -> Mat
             keys[part] = prepared.key_of(part)
         return keys[part]
 
+    em, to = engine._run(events, prepared.order, ev_key, prepared.ts_us, prepared.order, watermark,
+                         key_of)
+    id_expr = (pl.col(prepared.id_column) if prepared.id_column is not None
+               else pl.int_range(pl.len(), dtype=pl.Int64))
+    table = events.select(id_expr.alias("id"), pl.col(pattern.order_by).alias("time"))
     chains = _chains(engine.nodes, em)
     matches = _Lazy()
     matches.add(len(chains),

@@ -327,7 +327,7 @@ def test_kernel_buffers_start_tiny_and_grow_without_changing_results(monkeypatch
     engine._caps = [1, 1, 1, 1, 1, 1]
     engine.nodes = np.zeros((1, 4), dtype=np.int64)
     monkeypatch.setattr(engine, "_size_buffers", lambda n: engine._caps)
-    monkeypatch.setattr("cep.matcher.sequence.SequenceEngine", lambda pattern: engine)
+    monkeypatch.setattr("cep.matcher.sequence.SequenceEngine", lambda pattern, **_: engine)
     got = find_sequence_matches(p, df)
     assert view(got.matches) == view(expected.matches)
     assert partials(got.timed_out) == partials(expected.timed_out)
