@@ -124,3 +124,17 @@ def _same(a: object, b: object) -> bool:
 def test_json_records_equal_json_tree_of_each_record(records) -> None:
     expected = [json_tree(r) for r in records]
     assert _same(json_records(records), expected)
+
+
+def test_empty_match_recognize_matches_have_json_forms_too() -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    events = pl.DataFrame({"id": [1, 2, 3], "ts": [t0 + timedelta(seconds=s) for s in range(3)],
+                           "price": [1, 5, 2]})
+    pattern = parse_pattern({"kind": "match_recognize", "name": "e", "pattern": "A*",
+                             "define": {"A": "price > 3"}, "within": "1m"})
+    explained = explain_result(pattern, events, find_matches(pattern, events))
+    forms = explained.to_json_dicts()
+    assert [(f["event_ids"], f["state_snapshot"]["variables"]) for f in forms] == [
+        ([], {"A": 0}), ([2], {"A": 1}), ([], {"A": 0})]
+    assert forms[0]["state_snapshot"]["window_end"] == "2024-01-01T00:01:00"
+    assert forms == [e.to_json_dict() for e in explained]
