@@ -1235,11 +1235,20 @@ class DedupPattern(PatternBase):
     """Repeated events: equal ``fields`` within ``window`` after the last kept event.
 
     A kept event starts a new window; one match per duplicate, event_ids = [kept, duplicate].
+    Only events where ``where`` holds (NULL is false) take part, as kept events or duplicates;
+    the others are ignored: they neither open a window nor repeat a kept event.
     """
 
     kind: Literal["dedup"] = "dedup"
+    where: Condition | None = None
     fields: tuple[Column, ...] = Field(min_length=1)
     window: Duration
+
+    @field_validator("where")
+    @classmethod
+    def _conditions(cls, value: str | None) -> str | None:
+        _check_plain("", value)
+        return value
 
     @field_validator("fields")
     @classmethod

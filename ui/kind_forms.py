@@ -527,6 +527,13 @@ FIELD_TEXTS: dict[str, dict[str, FieldText]] = {
         ),
     },
     "dedup": {
+        "where": FieldText(
+            "Events where",
+            "Which events are deduplicated, e.g. event = 'paid'; the others are ignored: they "
+            "are never kept or duplicates and open no window. Blank: every event. "
+            + _CONDITION_HELP,
+            "e.g. event = 'paid'   (blank: every event)",
+        ),
         "fields": FieldText(
             "Duplicate when equal",
             "Fields whose equal values make an event a duplicate of an earlier kept one, e.g. "

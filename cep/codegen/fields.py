@@ -48,8 +48,8 @@ def pattern_conditions(pattern: Pattern) -> Iterator[E.Expr]:
         texts += [(pattern.a, E.Features(), False), (pattern.b, E.Features(), False)]
     elif isinstance(pattern, StateMachinePattern):
         texts += [(t.when, E.Features(), False) for t in pattern.transitions if t.when]
-    elif isinstance(pattern, CountThresholdPattern | VelocityPattern | SessionPattern) and (
-            pattern.where):
+    elif isinstance(pattern, CountThresholdPattern | VelocityPattern | SessionPattern
+                    | DedupPattern) and pattern.where:
         texts.append((pattern.where, E.Features(), False))
     for text, features, is_expression in texts:
         parse = E.parse_expression if is_expression else E.parse_condition

@@ -216,8 +216,10 @@ def _describe_detector(p: Any) -> str:
         text = (f"{where.strip()} form sessions that end after {p.gap} without an event{cap}; each "
                 f"closed session{having} is a match.")
     elif kind == "dedup":
+        among = (f" Only events where {p.where} take part; the others are ignored."
+                 if p.where else "")
         text = (f"an event with the same {', '.join(p.fields)} as a kept event less than {p.window} "
-                f"before it is a duplicate (one match per duplicate).")
+                f"before it is a duplicate (one match per duplicate).{among}")
     elif kind == "geofence":
         shape = (f"the circle of {p.shape.radius_m:g} m around ({p.shape.center.lat}, {p.shape.center.lon})"
                  if p.shape.type == "circle" else f"the polygon of {len(p.shape.vertices)} vertices")

@@ -17,8 +17,8 @@ What counts as a near miss, per kind:
   (``baseline_too_short``) and the highest scores below the threshold
   (``threshold_not_reached``);
 * ``session``: closed sessions that failed ``having`` (``having_not_met``);
-* ``dedup``: repeats that came at or after the end of the kept event's window
-  (``window_expired``);
+* ``dedup``: repeats that came at or after the end of the kept event's window, among the
+  events where ``where`` holds (``window_expired``);
 * ``geofence``: for enter / exit the closest approach to the boundary without crossing it, in
   metres (``boundary_not_crossed``); for dwell the visits that left too early
   (``threshold_not_reached``);
@@ -513,7 +513,7 @@ def _session(p: SessionPattern, view: KeyView) -> list[NearMiss]:
 
 def _dedup(p: DedupPattern, view: KeyView) -> list[NearMiss]:
     w = round(p.window.seconds * 1e6)
-    groups = (view.frame.with_row_index("__r")
+    groups = (view.frame.with_row_index("__r").filter(pl.Series(view.mask(p.where)))
               .group_by(list(p.fields), maintain_order=True).agg(pl.col("__r")))
     out = []
     for members in groups.get_column("__r").to_list():

@@ -150,7 +150,8 @@ def rules_of(pattern: Pattern) -> dict[str, Rule]:
     if isinstance(pattern, OutlierPattern):
         return {"outlier": make_rule(None, extra_fields=[pattern.value_field])}
     if isinstance(pattern, DedupPattern):
-        rule = make_rule(None, extra_fields=pattern.fields)
+        where = parse(pattern.where) if pattern.where else None
+        rule = make_rule(where, extra_fields=pattern.fields)
         return {"kept": rule, "duplicate": rule}
     if isinstance(pattern, GeofencePattern):
         rule = make_rule(None, extra_fields=[pattern.lat_field, pattern.lon_field])

@@ -590,12 +590,13 @@ def _session(p: SessionPattern, ctx: _Context, matches: list[Match]) -> list[dic
 
 def _dedup(p: DedupPattern, ctx: _Context, matches: list[Match]) -> list[dict[str, Any]]:
     frame = ctx.keyed.sorted_select(list(p.fields))
+    mask = ctx.mask(p.where)
     out = []
     for m in matches:
         kept, dup = ctx.row_of(m.event_ids[0]), ctx.row_of(m.event_ids[-1])
         gap = int(ctx.ts[dup] - ctx.ts[kept])
         values = {f: frame.item(kept, f) for f in p.fields}
-        between = frame.slice(kept, dup - kept + 1)
+        between = frame.slice(kept, dup - kept + 1).filter(pl.Series(mask[kept:dup + 1]))
         same = between.filter(pl.all_horizontal(
             [pl.col(f).eq_missing(pl.lit(v)) for f, v in values.items()])).height
         out.append({"first_occurrence": ctx.event(kept), "duplicate": ctx.event(dup),

@@ -204,7 +204,7 @@ def test_inputs_follow_the_annotations() -> None:
         "where": ("condition", ()), "value_field": ("column", ()), "threshold": ("float", ()),
         "per": ("choice", ("second", "minute", "hour")), "window": ("duration", ()),
     }  # fmt: skip
-    assert [s.widget for s in kind_fields("dedup")] == ["columns", "duration"]
+    assert [s.widget for s in kind_fields("dedup")] == ["condition", "columns", "duration"]
     assert kind_fields("outlier")[-1].bounds == "at least 2, at most 1,000,000"
     assert "At least 2, at most 100,000." in help_text("trend", kind_fields("trend")[2])
 

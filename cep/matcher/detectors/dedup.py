@@ -6,7 +6,9 @@ event is a *duplicate* when the last kept event is less than ``window`` before i
 time lies in (t - window, t] — the same half-open window as the other kinds, so an event exactly
 ``window`` after the kept one is kept again. Duplicates never extend the window: the next event
 at or past the window's end is kept and opens a new one. Events with equal times: the first in
-input order is kept, the others are its duplicates.
+input order is kept, the others are its duplicates. With a ``where`` condition only the events
+where it holds (NULL counts as false) take part; the others are ignored entirely: they are
+never kept, never duplicates, and neither open nor extend a window.
 
 One match per duplicate, emitted at the duplicate (nothing waits on time, nothing is pending):
 ``event_ids`` = [kept, duplicate], classifiers ``kept`` and ``duplicate``, ``start``/``end`` =
@@ -31,6 +33,15 @@ matches are in (time, input) order of the duplicate.
 the kept event, so it is kept and opens a new window (the duplicate at 9 s did not extend the
 first one); "a" at 12 s duplicates it. "b" at 5 s is kept and "b" at 12 s (7 s later) is its
 duplicate.
+
+>>> paid = parse_pattern({"kind": "dedup", "name": "paid", "where": "msg = 'a'",
+...                       "fields": ["amount"], "window": "10s"})
+>>> [m.event_ids for m in find_matches(paid, events.with_columns(amount=pl.lit(5))).matches]
+[[0, 1], [0, 3], [4, 5]]
+
+The same events, all for an amount of 5, deduplicated on the amount of the "a" events only:
+the "b" events are ignored, so "b" at 5 s neither duplicates "a" at 0 s nor opens a window of
+its own.
 """
 
 from __future__ import annotations
@@ -58,9 +69,11 @@ from cep.matcher.detectors._windows import (
     hash_slot,
     id_column,
     key_dicts,
+    qualifying,
     same_values,
     time_order,
     times_us,
+    where_expression,
 )
 from cep.matcher.stream import KEY_COL, SEQ_COL, Chunk, frame_from_state, frame_to_state
 from cep.model import DedupPattern
@@ -189,18 +202,29 @@ def _matches(pattern: DedupPattern, dup: I64, kept: I64, number: I64, keys: I64,
 _NEVER = np.iinfo(np.int64).max
 
 
+def _used(pattern: DedupPattern, where_used: dict[str, str]) -> dict[str, str]:
+    """The columns the pattern reads beyond key, time and id (→ where it uses them)."""
+    used = dict.fromkeys(pattern.fields, "fields")
+    for column, where in where_used.items():
+        used.setdefault(column, where)
+    return used
+
+
 def find_matches(pattern: DedupPattern, events: pl.DataFrame) -> MatchResult:
     """Every duplicate of a ``dedup`` pattern (see the module docstring).
 
     Raises:
-        EventDataError: a column the pattern uses is missing.
+        EventDataError: a column the pattern uses is missing, or ``where`` cannot be evaluated.
     """
     started = time.perf_counter()
-    check_events(events, pattern, dict.fromkeys(pattern.fields, "fields"))
+    condition, where_used = where_expression(pattern.where)
+    check_events(events, pattern, _used(pattern, where_used))
     n = events.height
     ts = times_us(events.get_column(pattern.order_by))
     order = time_order(ts)
     walk = np.arange(n, dtype=np.int64) if order is None else order
+    if condition is not None:
+        walk = walk[qualifying(events, condition, pattern.name)[walk]]
     values = events.select(list(dict.fromkeys([*pattern.partition_by, *pattern.fields])))
     no_dups = np.zeros(n, dtype=np.int64)
     window_us = pattern.window.microseconds
@@ -233,11 +257,14 @@ class Engine:
     """Incremental ``dedup`` matching; implements ``cep.matcher.stream.Engine``.
 
     State: per key and ``fields`` value, the last kept event while its window can still reach
-    a future event (kept time > watermark - window), with its duplicate count.
+    a future event (kept time > watermark - window), with its duplicate count. Events that
+    fail ``where`` are dropped as they arrive.
     """
 
     def __init__(self, pattern: DedupPattern) -> None:
         self.pattern = pattern
+        self.condition, where_used = where_expression(pattern.where)
+        self.used = _used(pattern, where_used)
         self.kept: pl.DataFrame | None = None
         self.keys: dict[int, dict[str, Any]] = {}
         self.timed_out: list[PartialMatch] = []
@@ -250,13 +277,15 @@ class Engine:
         if frame.height == 0:
             return []
         fields = list(self.pattern.fields)
-        check_events(frame, self.pattern, dict.fromkeys(fields, "fields"))
+        check_events(frame, self.pattern, self.used)
         new = frame.select(
             pl.col(KEY_COL).cast(pl.Int64), *fields,
             pl.Series(TS, times_us(frame.get_column(chunk.order_by))),
             event_ids(frame, chunk.id_column or SEQ_COL),
             pl.lit(0, dtype=pl.Int64).alias(_DUPS),
         )
+        if self.condition is not None:
+            new = new.filter(pl.Series(qualifying(frame, self.condition, self.pattern.name)))
         if self.kept is not None and self.kept.height:
             table = pl.concat([self.kept, new], how="vertical_relaxed")
             table = table[pl.Series(counting_order(table.get_column(KEY_COL).to_numpy()))]
