@@ -18,6 +18,13 @@ closed). An extra timer is harmless; a missing one would only delay output.
 A row whose ``cep_end_of_stream`` column is true ends its key's stream (for bounded replays and
 tests): the matcher is flushed with ``now`` = that row's time, and the key starts afresh.
 
+Spark calls once per key and micro-batch, so the fixed cost of a call is what counts: the rows
+go from pandas to Polars once (``load_events``; no pandas work on them), and
+:meth:`KeyRunner.shared` keeps one runner per worker process, so that its live matchers outlive
+a task (Spark unpickles a new processor for every task). A live matcher is used only when the
+stored snapshot is exactly the text it last stored; any other snapshot (another worker, a
+restart, a retried batch) is restored from the JSON.
+
 This module runs on Spark workers; it imports neither pyspark nor anything from the app's UI,
 and loads the matcher only when a runner is built (a worker that only plans the query stays
 light).
@@ -54,6 +61,7 @@ MATCH_COLUMNS = ("start", "end", "event_ids", "classifiers", "measures", "emitte
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_LIVE = 4096  # live matchers kept per runner (one per recently seen key)
+_RUNNERS: dict[tuple[str, int, tuple[str, ...]], KeyRunner] = {}  # see KeyRunner.shared
 
 
 def match_columns(pattern: Pattern) -> list[str]:
@@ -113,31 +121,42 @@ class KeyRunner:
         # costly part of a call, and a snapshot text identifies the state exactly
         self._live: dict[str, StreamMatcher] = {}
 
+    @classmethod
+    def shared(cls, pattern_json: str, lateness_ms: int,
+               int_columns: Sequence[str] = ()) -> KeyRunner:
+        """The runner of this worker process for these arguments (built on first use).
+
+        Spark builds a new processor for every task; sharing the runner keeps its live matchers
+        (and the parsed pattern) from one micro-batch to the next.
+        """
+        key = (pattern_json, lateness_ms, tuple(int_columns))
+        runner = _RUNNERS.get(key)
+        if runner is None:
+            runner = _RUNNERS[key] = cls(pattern_json, lateness_ms, int_columns)
+        return runner
+
     # --- the two calls ------------------------------------------------------------------------
     def on_rows(self, snapshot: str | None, frames: Iterable[pd.DataFrame],
                 key: Sequence[Any], watermark_ms: int) -> KeyStep:
         """Feed a micro-batch's rows of one key; see the module docstring."""
-        present = [f for f in frames if len(f)]
-        frame = pd.concat(present, ignore_index=True) if present else None
+        events = self._events(frames)
         matcher = self._matcher(snapshot)
         out: list[Match] = []
         end_ts: datetime | None = None
-        if frame is not None and len(frame):
-            if END_OF_STREAM_COLUMN in frame.columns:
-                is_end = frame[END_OF_STREAM_COLUMN].fillna(False).astype(bool)
-                if is_end.any():
-                    end_ts = pd.Timestamp(frame.loc[is_end, self.pattern.order_by].max())
-                    end_ts = end_ts.to_pydatetime()
-                frame = frame.loc[~is_end].drop(columns=[END_OF_STREAM_COLUMN])
-            if len(frame):
-                out += matcher.feed(self._events(frame))
-                # Spark drops rows behind its watermark before they get here, so the matcher
-                # sees no late events; none are kept in the key's state either way.
-                matcher.late.clear()
+        if events is not None and END_OF_STREAM_COLUMN in events.columns:
+            is_end = events.get_column(END_OF_STREAM_COLUMN).fill_null(False)
+            if is_end.any():
+                end_ts = events.filter(is_end).get_column(self.pattern.order_by).max()
+                events = events.filter(~is_end)
+            events = events.drop(END_OF_STREAM_COLUMN)
+        if events is not None and events.height:
+            out += matcher.feed(events)
+            # Spark drops rows behind its watermark before they get here, so the matcher
+            # sees no late events; none are kept in the key's state either way.
+            matcher.late.clear()
         out += self._advance(matcher, watermark_ms)
         if end_ts is not None:
-            out += matcher.flush(now=end_ts.replace(tzinfo=UTC) if end_ts.tzinfo is None
-                                 else end_ts)
+            out += matcher.flush(now=end_ts)
             return KeyStep(self._rows(out, key), None, None)
         return self._step(matcher, out, key, watermark_ms)
 
@@ -158,19 +177,26 @@ class KeyRunner:
         live = self._live.pop(snapshot, None)
         return live if live is not None else StreamMatcher.restore(json.loads(snapshot))
 
-    def _events(self, frame: pd.DataFrame) -> Any:
-        for name in self.int_columns:
-            if name in frame.columns and frame[name].dtype.kind == "f":
-                frame[name] = frame[name].astype("Int64")
-        order = [self.pattern.order_by]
-        id_column = self.pattern.id_field or ("id" if "id" in frame.columns else None)
-        if id_column is not None and id_column in frame.columns:
-            order.append(id_column)
-        frame = frame.sort_values(order, kind="stable", ignore_index=True)
+    def _events(self, frames: Iterable[pd.DataFrame]) -> Any:
+        """The rows Spark handed over (a pandas frame per Arrow batch) as one Polars frame of
+        events sorted by time then id (None: no rows): one conversion, then Polars only."""
+        present = [f for f in frames if len(f)]
+        if not present:
+            return None
+        frame = present[0] if len(present) == 1 else pd.concat(present, ignore_index=True)
         from cep.events import load_events
 
-        return load_events(frame, time_field=self.pattern.order_by, max_rows=None,
-                           max_bytes=None, source_name="<micro-batch>")
+        events = load_events(frame, time_field=self.pattern.order_by, max_rows=None,
+                             max_bytes=None, source_name="<micro-batch>")
+        floats = [events.get_column(name).cast(int) for name in self.int_columns
+                  if name in events.columns and events.schema[name].is_float()]
+        if floats:
+            events = events.with_columns(floats)
+        order = [self.pattern.order_by]
+        id_column = self.pattern.id_field or ("id" if "id" in events.columns else None)
+        if id_column is not None and id_column in events.columns:
+            order.append(id_column)
+        return events.sort(order, maintain_order=True, nulls_last=True)
 
     @staticmethod
     def _advance(matcher: StreamMatcher, watermark_ms: int) -> list[Match]:

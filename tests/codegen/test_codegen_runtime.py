@@ -100,3 +100,62 @@ def test_within_patterns_get_a_timer_when_every_window_has_closed() -> None:
     assert step.timer_ms == ms(last) + 1  # the last event waits for the watermark
     step = r.on_timer(step.snapshot, ("c1",), ms(last) + 1)
     assert step.timer_ms == ms(last + timedelta(minutes=10)) + 1
+
+
+def test_the_shared_runner_is_one_per_worker_process_and_job() -> None:
+    text = dump_pattern(pattern("absence"))
+    assert KeyRunner.shared(text, 60_000, ["id"]) is KeyRunner.shared(text, 60_000, ("id",))
+    assert KeyRunner.shared(text, 60_000) is not KeyRunner.shared(text, 0)
+
+
+def test_a_cold_cache_resumes_from_the_stored_snapshot_exactly_like_the_live_matcher() -> None:
+    p = pattern("sequence", partition_by=["customer_id"], within="5m",
+                steps=[{"name": "A", "where": "event_type = 'a'"},
+                       {"name": "B", "where": "event_type = 'b'"}])
+    text = dump_pattern(p)
+    batches = [[(1, 0, "a"), (2, 30, "x")], [(4, 90, "a"), (3, 60, "b")],
+               [(5, 400, "b"), (6, 420, "a")]]
+    warm = KeyRunner(text, 60_000)  # keeps the live matcher from call to call
+    warm_snapshot = cold_snapshot = None
+    watermark = 0
+    found = []
+    for events in batches:
+        w = warm.on_rows(warm_snapshot, [rows(*events)], ("c1",), watermark)
+        c = KeyRunner(text, 60_000).on_rows(cold_snapshot, [rows(*events)], ("c1",), watermark)
+        assert (c.snapshot, c.timer_ms) == (w.snapshot, w.timer_ms)
+        assert c.matches["event_ids"].tolist() == w.matches["event_ids"].tolist()
+        found += w.matches["event_ids"].tolist()
+        warm_snapshot, cold_snapshot = w.snapshot, c.snapshot
+        # Spark's watermark for the next micro-batch: the latest time so far minus the delay
+        watermark = ms(T0 + timedelta(seconds=max(e[1] for e in events) - 60))
+    assert found == [["1", "3"]]  # 4 -> 5 is 310 s apart, past the 5-minute window
+
+
+def test_a_retried_micro_batch_is_run_from_its_stored_snapshot_again() -> None:
+    r = runner()
+    first = r.on_rows(None, [rows((1, 0, "add_to_cart"))], ("c1",), 0)
+    batch = [rows((2, 600, "add_to_cart"))]
+    once = r.on_rows(first.snapshot, batch, ("c1",), 0)
+    # Spark rolled the state back to `first` and runs the batch again: the live matcher has
+    # moved on, so the runner must restore the stored snapshot, not reuse it
+    again = r.on_rows(first.snapshot, batch, ("c1",), 0)
+    assert (again.snapshot, again.timer_ms) == (once.snapshot, once.timer_ms)
+    later = ms(T0 + timedelta(hours=1))
+    assert r.on_timer(again.snapshot, ("c1",), later).matches["event_ids"].tolist() == [
+        ["1"], ["2"]]
+
+
+def test_rows_spread_over_several_frames_count_as_one_micro_batch() -> None:
+    events = [(1, 0, "add_to_cart"), (2, 60, "checkout"), (3, 120, "add_to_cart")]
+    one = runner().on_rows(None, [rows(*events)], ("c1",), 0)
+    split = runner().on_rows(None, [rows(events[2]), rows(), rows(*events[:2])], ("c1",), 0)
+    assert (split.snapshot, split.timer_ms) == (one.snapshot, one.timer_ms)
+
+
+def test_end_of_stream_row_among_events_flushes_after_feeding_them() -> None:
+    r = KeyRunner(dump_pattern(pattern("absence")), 60_000, int_columns=["id"])
+    end = rows((0, 1800, "")).assign(id=None, event_type=None, **{END_OF_STREAM_COLUMN: True})
+    frame = pd.concat([end, rows((1, 0, "add_to_cart"))], ignore_index=True)
+    step = r.on_rows(None, [frame], ("c1",), 0)
+    assert (step.snapshot, step.timer_ms) == (None, None)
+    assert step.matches["event_ids"].tolist() == [["1"]]
