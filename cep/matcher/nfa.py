@@ -273,9 +273,9 @@ def _path_less(x: int, y: int, nodes: Any) -> bool:
 
 
 @njit(cache=True)
-def _insert_completed(q: Any, nq: int, node: int, sord: int, nodes: Any, skip_mode: int,
-                      skip_step: int) -> int:
-    """Insert a completed match into ``q`` (sorted by start, then event sequence).
+def _add_completed(q: Any, nq: int, node: int, sord: int, nodes: Any, skip_mode: int,
+                   skip_step: int) -> int:
+    """Append a completed match to ``q``; :func:`_order_completed` sorts it in later.
 
     The caller makes room for one more row.
     """
@@ -289,23 +289,118 @@ def _insert_completed(q: Any, nq: int, node: int, sord: int, nodes: Any, skip_mo
                     pl = nodes[n, N_ORD]
                 pf = nodes[n, N_ORD]
             n = nodes[n, N_PARENT]
-    pos = nq
-    while pos > 0:
-        prev = pos - 1
-        if q[prev, Q_SORD] < sord:
-            break
-        if q[prev, Q_SORD] == sord and not _path_less(node, q[prev, Q_NODE], nodes):
-            break
-        pos -= 1
-    for i in range(nq, pos, -1):
-        for f in range(5):
-            q[i, f] = q[i - 1, f]
-    q[pos, Q_NODE] = node
-    q[pos, Q_SORD] = sord
-    q[pos, Q_LORD] = nodes[node, N_ORD]
-    q[pos, Q_PF] = pf
-    q[pos, Q_PL] = pl
+    q[nq, Q_NODE] = node
+    q[nq, Q_SORD] = sord
+    q[nq, Q_LORD] = nodes[node, N_ORD]
+    q[nq, Q_PF] = pf
+    q[nq, Q_PL] = pl
     return nq + 1
+
+
+@njit(cache=True)
+def _key_less(a: int, b: int, sords: Any, offsets: Any, flat: Any) -> bool:
+    """Whether completed match ``a`` sorts before ``b``: by start, then event sequence."""
+    if sords[a] != sords[b]:
+        return bool(sords[a] < sords[b])
+    la = offsets[a + 1] - offsets[a]
+    lb = offsets[b + 1] - offsets[b]
+    for i in range(min(la, lb)):
+        x = flat[offsets[a] + i]
+        y = flat[offsets[b] + i]
+        if x != y:
+            return bool(x < y)
+    return bool(la < lb)
+
+
+@njit(cache=True)
+def _order_completed(q: Any, n0: int, nq: int, nodes: Any) -> None:
+    """Sort rows ``n0:nq`` of ``q`` (appended in completion order) into the sorted ``0:n0``.
+
+    The order is Flink's (SEMANTICS.md §2): by start ordinal, then the event sequence
+    (ordinals from the first event; a prefix first). Ties keep the order rows were added in,
+    the held-back rows first, as inserting one row at a time would. The new rows' event
+    sequences are written out once and sorted by a stable merge sort (O(k log k) comparisons
+    for k rows instead of O(k²)); the held-back rows are merged from the back, so only those
+    that sort after a new row are compared or moved.
+    """
+    k = nq - n0
+    # Usually the new rows already follow each other and the held-back rows by start.
+    first = max(n0, 1)
+    while first < nq and q[first - 1, Q_SORD] < q[first, Q_SORD]:
+        first += 1
+    if first >= nq:
+        return
+    sords = np.empty(k, dtype=np.int64)
+    offsets = np.zeros(k + 1, dtype=np.int64)
+    for m in range(k):
+        sords[m] = q[n0 + m, Q_SORD]
+        length = 0
+        n = q[n0 + m, Q_NODE]
+        while n >= 0:
+            length += 1
+            n = nodes[n, N_PARENT]
+        offsets[m + 1] = offsets[m] + length
+    flat = np.empty(offsets[k], dtype=np.int64)
+    for m in range(k):
+        pos = offsets[m + 1] - 1
+        n = q[n0 + m, Q_NODE]
+        while n >= 0:
+            flat[pos] = nodes[n, N_ORD]
+            pos -= 1
+            n = nodes[n, N_PARENT]
+    # Bottom-up merge sort of the row numbers; a run pair already in order is left alone,
+    # so rows completed in order (the common case) cost one comparison each.
+    idx = np.arange(k, dtype=np.int64)
+    tmp = np.empty(k, dtype=np.int64)
+    width = 1
+    while width < k:
+        for lo in range(0, k - width, 2 * width):
+            mid = lo + width
+            hi = min(lo + 2 * width, k)
+            if not _key_less(idx[mid], idx[mid - 1], sords, offsets, flat):
+                continue
+            a = lo
+            b = mid
+            w = lo
+            while a < mid and b < hi:
+                if _key_less(idx[b], idx[a], sords, offsets, flat):
+                    tmp[w] = idx[b]
+                    b += 1
+                else:
+                    tmp[w] = idx[a]
+                    a += 1
+                w += 1
+            while a < mid:
+                tmp[w] = idx[a]
+                a += 1
+                w += 1
+            while b < hi:
+                tmp[w] = idx[b]
+                b += 1
+                w += 1
+            for x in range(lo, hi):
+                idx[x] = tmp[x]
+        width *= 2
+    new = np.empty((k, 5), dtype=np.int64)
+    for m in range(k):
+        for f in range(5):
+            new[m, f] = q[n0 + idx[m], f]
+    # Merge from the back: a held-back row moves only past new rows that sort before it.
+    a = n0 - 1
+    b = k - 1
+    w = nq - 1
+    while b >= 0:
+        if a >= 0 and (new[b, Q_SORD] < q[a, Q_SORD]
+                       or (new[b, Q_SORD] == q[a, Q_SORD]
+                           and _path_less(new[b, Q_NODE], q[a, Q_NODE], nodes))):
+            for f in range(5):
+                q[w, f] = q[a, f]
+            a -= 1
+        else:
+            for f in range(5):
+                q[w, f] = new[b, f]
+            b -= 1
+        w -= 1
 
 
 @njit(cache=True)
@@ -339,17 +434,21 @@ def _emit_matches(key: Any, q: Any, nq: int, runs: Any, regs: Any, regn: Any, h:
 
     Emits completed matches from the head of ``q`` while no open run (half ``h`` of the run
     buffer) started earlier, under a skip strategy; each emitted match prunes runs and completed
-    matches. The caller makes room for ``nq`` more emitted rows. Returns (nq, nr, nem).
+    matches. Emitted and pruned rows are heads of the lists (both are in start order), so they
+    are counted as they go and removed once at the end. The caller makes room for ``nq`` more
+    emitted rows. Returns (nq, nr, nem).
     """
-    while nq > 0:
-        if skip_mode != SKIP_NO and nr > 0 and q[0, Q_SORD] > runs[h, 0, R_SORD]:
+    qh = 0  # rows of q emitted or pruned so far
+    rh = 0  # runs pruned so far
+    while qh < nq:
+        if skip_mode != SKIP_NO and rh < nr and q[qh, Q_SORD] > runs[h, rh, R_SORD]:
             break
-        node = q[0, Q_NODE]
-        sord = q[0, Q_SORD]
-        lord = q[0, Q_LORD]
-        pf = q[0, Q_PF]
-        pl = q[0, Q_PL]
-        nq = _drop_q(q, nq, 1)
+        node = q[qh, Q_NODE]
+        sord = q[qh, Q_SORD]
+        lord = q[qh, Q_LORD]
+        pf = q[qh, Q_PF]
+        pl = q[qh, Q_PL]
+        qh += 1
         em[nem, 0] = key
         em[nem, 1] = node
         nem += 1
@@ -368,15 +467,13 @@ def _emit_matches(key: Any, q: Any, nq: int, runs: Any, regs: Any, regn: Any, h:
             inclusive = False
         if pid < 0:
             continue
-        cut = 0
-        while cut < nr and (runs[h, cut, R_SORD] < pid
-                            or (inclusive and runs[h, cut, R_SORD] == pid)):
-            cut += 1
-        nr = _drop_runs(runs, regs, regn, h, nr, cut)
-        cut = 0
-        while cut < nq and (q[cut, Q_SORD] < pid or (inclusive and q[cut, Q_SORD] == pid)):
-            cut += 1
-        nq = _drop_q(q, nq, cut)
+        while rh < nr and (runs[h, rh, R_SORD] < pid
+                           or (inclusive and runs[h, rh, R_SORD] == pid)):
+            rh += 1
+        while qh < nq and (q[qh, Q_SORD] < pid or (inclusive and q[qh, Q_SORD] == pid)):
+            qh += 1
+    nr = _drop_runs(runs, regs, regn, h, nr, rh)
+    nq = _drop_q(q, nq, qh)
     return nq, nr, nem
 
 
@@ -395,15 +492,18 @@ def _advance_time(key: Any, t: Any, within: int, runs: Any, regs: Any, regn: Any
         cut += 1
     if cut == 0:
         return nr, nq, nem, nto
+    nq0 = nq
     for r in range(cut):
         if st_kind[runs[h, r, R_STATE]] == PENDING:
-            nq = _insert_completed(q, nq, runs[h, r, R_NODE], runs[h, r, R_SORD], nodes,
-                                   skip_mode, skip_step)
+            nq = _add_completed(q, nq, runs[h, r, R_NODE], runs[h, r, R_SORD], nodes,
+                                skip_mode, skip_step)
         else:
             to[nto, 0] = key
             to[nto, 1] = runs[h, r, R_NODE]
             to[nto, 2] = runs[h, r, R_STS]
             nto += 1
+    if nq > nq0:
+        _order_completed(q, nq0, nq, nodes)
     nr = _drop_runs(runs, regs, regn, h, nr, cut)
     nq, nr, nem = _emit_matches(key, q, nq, runs, regs, regn, h, nr, skip_mode, em, nem)
     return nr, nq, nem, nto
@@ -584,6 +684,7 @@ def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: An
                                                  to, nto)
             g = 1 - h
             nb = 0
+            nq0 = nq
             for r in range(na + 1):
                 is_start = r == na
                 if is_start:
@@ -641,8 +742,8 @@ def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: An
                         if nq >= q.shape[0]:
                             return _full(FULL_Q, out_runs, out_regs, out_regn, out_comp, em, to,
                                          ords)
-                        nq = _insert_completed(q, nq, new_node, sord, nodes, skip_mode,
-                                               skip_step)
+                        nq = _add_completed(q, nq, new_node, sord, nodes, skip_mode,
+                                            skip_step)
                         continue
                     if tk == STOP:
                         discard = True
@@ -668,10 +769,12 @@ def run_chunk(nfa: Any, cond: Any, cfg: Any, ev_key: Any, ev_ts: Any, ev_ref: An
                         if nq >= q.shape[0]:
                             return _full(FULL_Q, out_runs, out_regs, out_regn, out_comp, em, to,
                                          ords)
-                        nq = _insert_completed(q, nq, new_node, sord, nodes, skip_mode,
-                                               skip_step)
+                        nq = _add_completed(q, nq, new_node, sord, nodes, skip_mode,
+                                            skip_step)
                 if discard:
                     nb = base
+            if nq > nq0:
+                _order_completed(q, nq0, nq, nodes)
             if nq > 0:
                 if nem + nq > em.shape[0]:
                     return _full(FULL_EMITTED, out_runs, out_regs, out_regn, out_comp, em, to,
