@@ -210,6 +210,9 @@ class KeyRunner:
         timer_ms = None if deadline is None else deadline // 1000 + 1
         if timer_ms is not None and timer_ms <= watermark_ms:
             timer_ms = None  # already passed: advancing to the watermark fired it
+        # Expired partial matches are kept for near misses, which a job never reads: without
+        # this, a key's stored state would grow with its whole history.
+        matcher.forget_timed_out()
         snapshot = json.dumps(matcher.snapshot())
         if len(self._live) >= _MAX_LIVE:
             self._live.pop(next(iter(self._live)))

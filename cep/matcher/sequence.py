@@ -1056,6 +1056,10 @@ class SequenceEngine:
         """Runs the window killed, in the order they expired (built when first read)."""
         return self._timeouts.items()
 
+    def forget_timed_out(self) -> None:
+        """Drop the runs the window killed so far (see ``StreamMatcher.forget_timed_out``)."""
+        self._timeouts = _Lazy()
+
     # --- Engine protocol -------------------------------------------------------------------
     def process(self, chunk: Chunk) -> list[Match]:
         """Consume final events (sorted by key, time, arrival); return the matches now certain."""

@@ -147,6 +147,15 @@ class StreamMatcher:
         """Partial matches that expired (near misses)."""
         return list(getattr(self.engine, "timed_out", []))
 
+    def forget_timed_out(self) -> None:
+        """Drop the timed-out partial matches recorded so far (they are kept for near misses;
+        a long-running job that never reads them calls this to keep its state bounded)."""
+        forget = getattr(self.engine, "forget_timed_out", None)
+        if forget is not None:
+            forget()
+        elif isinstance(getattr(self.engine, "timed_out", None), list):
+            self.engine.timed_out.clear()
+
     @property
     def pending_matches(self) -> list[PartialMatch]:
         """Time-driven matches whose deadline event time has not reached yet."""

@@ -159,3 +159,43 @@ def test_end_of_stream_row_among_events_flushes_after_feeding_them() -> None:
     step = r.on_rows(None, [frame], ("c1",), 0)
     assert (step.snapshot, step.timer_ms) == (None, None)
     assert step.matches["event_ids"].tolist() == [["1"]]
+
+
+def test_a_keys_stored_state_does_not_grow_with_expired_partial_matches() -> None:
+    # "a then b within 1 minute": every a expires unmatched; the engine records each as a near
+    # miss, which a job never reads, so the stored snapshot must stay the same size.
+    p = pattern("sequence", partition_by=["customer_id"], within="1m", steps=[
+        {"name": "a", "where": "event_type = 'a'"}, {"name": "b", "where": "event_type = 'b'"}])
+    r = KeyRunner(dump_pattern(p), 0)
+    snapshot, sizes = None, []
+    for batch in range(30):
+        t = batch * 300
+        step = r.on_rows(snapshot, [rows((2 * batch, t, "a"), (2 * batch + 1, t + 120, "x"))],
+                         ("c1",), ms(T0 + timedelta(seconds=t + 120)))
+        assert len(step.matches) == 0
+        snapshot = step.snapshot
+        assert snapshot is not None
+        sizes.append(len(snapshot))
+    assert json.loads(snapshot)["engine"]["timed_out"] == []
+    assert max(sizes[5:]) <= sizes[5] + 16  # numbers in the text may gain a digit
+
+
+def test_forgetting_timed_out_partial_matches_changes_no_later_match() -> None:
+    from cep.matcher import create_matcher, find_matches
+
+    p = pattern("sequence", partition_by=["customer_id"], within="1m", steps=[
+        {"name": "a", "where": "event_type = 'a'"}, {"name": "b", "where": "event_type = 'b'"}])
+    frame = rows((1, 0, "a"), (2, 90, "a"), (3, 100, "b"), (4, 200, "a"), (5, 230, "b"))
+    from cep.events import load_events
+
+    events = load_events(frame.drop(columns=[END_OF_STREAM_COLUMN]), time_field="ts")
+    expected = [(m.event_ids, m.classifiers) for m in find_matches(p, events).matches]
+    matcher = create_matcher(p)
+    got = []
+    for i in range(events.height):
+        got += matcher.feed(events.slice(i, 1))
+        matcher.forget_timed_out()
+    got += matcher.flush()
+    assert [(m.event_ids, m.classifiers) for m in got] == expected == [([2, 3], ["a", "b"]),
+                                                                      ([4, 5], ["a", "b"])]
+    assert matcher.timed_out == []

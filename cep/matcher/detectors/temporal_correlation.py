@@ -300,6 +300,10 @@ class Engine:
         """Events whose window passed without a partner (near misses), built when first read."""
         return _TimedOut(self)
 
+    def forget_timed_out(self) -> None:
+        """Drop the expired events so far (see ``StreamMatcher.forget_timed_out``)."""
+        self.expired, self.partials, self.built = [], [], 0
+
     def state(self) -> dict[str, Any]:
         """JSON-serialisable state."""
         return {
