@@ -150,6 +150,15 @@ def render(rows: list[dict[str, Any]], n_events: int, repeat: int) -> str:
             f"{_ratio(r, 'explain_json', 'match_json')} | {_pair(r, 'match_objects')} | "
             f"{_pair(r, 'explain_objects')} | "
             f"{_ratio(r, 'explain_objects', 'match_objects', target=False)} |")
+    lines += [
+        "",
+        "Every explanation's JSON form equals `MatchExplanation.to_json_dict()` of the object "
+        "(`tests/explain/test_explain_json.py`, all 46 pack patterns). The objects ratio has no "
+        "target: an explanation holds two objects per bound event (its payload and its timeline "
+        "entry) where a match holds none, and no caller builds the objects of every match (the "
+        "Explain page, the history, `python -m cep explain --format json` and MCP read the JSON "
+        "forms).",
+    ]
     return "\n".join(lines) + "\n"
 
 

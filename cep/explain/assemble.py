@@ -200,19 +200,20 @@ def _json_forms(c: Computed) -> list[dict[str, Any]]:
         times = [row[c.time_column] for row in payloads]
     else:
         times = [format_time(v) for v in c.shown.get_column(c.time_column).to_list()]
-    ids = _json_list(c.ids)
-    read = c.read_fields()
-    timeline = []
-    for j, (row, name, vals) in enumerate(zip(payloads, c.rules, c.values, strict=True)):
-        clauses: list[dict[str, Any]] = []
-        fields: dict[str, Any] = {}
-        if name is not None:
-            if vals is not None:
-                clauses = [{"text": t, "value": v}
-                           for t, v in zip(c.texts.get(name, ()), vals, strict=True)]
-            fields = {f: row[f] for f in read.get(name, ())}
-        timeline.append({"event_id": ids[j], "time": times[j], "step": c.labels[j],
-                         "fields": fields, "clauses": clauses})
+    read, texts = c.read_fields(), c.texts
+    fields: list[dict[str, Any]] = []
+    clauses: list[list[dict[str, Any]]] = []
+    for row, name, vals in zip(payloads, c.rules, c.values, strict=True):
+        if name is None:  # an event no condition tested (e.g. a match_recognize X*?)
+            fields.append({})
+            clauses.append([])
+            continue
+        fields.append({f: row[f] for f in read.get(name, ())})
+        clauses.append([] if vals is None else [
+            {"text": t, "value": v} for t, v in zip(texts.get(name, ()), vals, strict=True)])
+    timeline = [{"event_id": i, "time": t, "step": s, "fields": f, "clauses": k}
+                for i, t, s, f, k in zip(_json_list(c.ids), times, c.labels, fields, clauses,
+                                         strict=True)]
     matches = c.matches
     snapshots = c.snapshots.json_forms()
     starts, ends = c.times.json_starts(), c.times.json_ends()

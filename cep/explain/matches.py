@@ -130,13 +130,15 @@ class _Bound:
 
     @classmethod
     def find(cls, keyed: KeyedEvents, matches: list[Match], max_events: int) -> _Bound:
-        counts = [min(len(m.event_ids), max_events) for m in matches]
-        ids = list(itertools.chain.from_iterable(
-            m.event_ids if len(m.event_ids) <= max_events else m.event_ids[:max_events]
-            for m in matches))
-        labels = list(itertools.chain.from_iterable(
-            m.classifiers if len(m.classifiers) <= max_events else m.classifiers[:max_events]
-            for m in matches))
+        counts = [len(m.event_ids) for m in matches]
+        if max(counts) <= max_events:  # nothing to cut: chain the lists as they are
+            ids = list(itertools.chain.from_iterable([m.event_ids for m in matches]))
+            labels = list(itertools.chain.from_iterable([m.classifiers for m in matches]))
+        else:
+            counts = [min(c, max_events) for c in counts]
+            ids = list(itertools.chain.from_iterable(m.event_ids[:max_events] for m in matches))
+            labels = list(itertools.chain.from_iterable(
+                m.classifiers[:max_events] for m in matches))
         positions = _positions(keyed, ids)
         missing = np.flatnonzero(positions < 0)
         if missing.shape[0]:
@@ -203,8 +205,12 @@ def _check_keys(keyed: KeyedEvents, matches: list[Match], bound: _Bound) -> list
                                  "with the events it was found in")
     keys = keyed.keys
     listed = numbers.tolist()
-    wrong = [i for i, (m, n, h) in enumerate(zip(matches, listed, has.tolist(), strict=True))
-             if h and m.key != keys[n]]
+    # Matches of one key usually share its dict: compare each (dict, key number) pair once.
+    first: dict[tuple[int, int], int] = {}
+    for i, (m, n, h) in enumerate(zip(matches, listed, has.tolist(), strict=True)):
+        if h:
+            first.setdefault((id(m.key), n), i)
+    wrong = sorted(i for i in first.values() if matches[i].key != keys[listed[i]])
     if wrong:
         i = wrong[0]
         raise EventDataError(
@@ -255,7 +261,8 @@ def _clauses(pattern: Pattern, keyed: KeyedEvents, matches: list[Match], bound: 
     rules = rules_of(pattern)
     n = len(bound.ids)
     mapping = {c: _rule_for(pattern, rules, c) for c in set(bound.labels)}
-    names: list[str | None] = [mapping[c] for c in bound.labels] if rules else [None] * n
+    names: list[str | None] = (list(map(mapping.__getitem__, bound.labels)) if rules
+                               else [None] * n)
     values: list[tuple[bool | None, ...] | None] = [None] * n
     store: dict[str, list[list[Any]]] = {}
     slot = np.full(n, -1, dtype=np.int64)
