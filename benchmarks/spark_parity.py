@@ -102,10 +102,11 @@ def render(r: dict[str, Any]) -> str:
         f"{_rate(n, r['query_s'])} | {r['spark_matches']:,} |",
         f"| Spark session start (not in the query time) | {r['session_s']:.1f} s | | |",
         "",
-        "The Spark side is the app's own matcher restored from a per-key snapshot on every call "
-        "(micro-batch rows and timers of a key), so its cost is mostly per key and per "
-        "micro-batch, not per event; it is the correctness reference for deployment, not a "
-        "speed target.",
+        "The Spark side runs the app's own matcher per key, its state a JSON snapshot in a "
+        "`ValueState` (a worker keeps the live matcher while the stored snapshot matches it). "
+        "Its cost is mostly per key and micro-batch (Spark's calls into Python, input and "
+        "output frames, state reads and writes), not per event. It is the correctness "
+        "reference for deployment, not a speed target.",
         "",
         f"Same matches on both sides: **{'yes' if r['equal'] else 'NO'}**.",
         "",

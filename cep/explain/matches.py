@@ -277,11 +277,12 @@ def _clauses(pattern: Pattern, keyed: KeyedEvents, matches: list[Match], bound: 
             source = keyed.events.select(needed)[pl.Series(keyed.order[bound.sorted_pos])]
             source = source.with_columns(pl.lit(0, pl.Int64).alias(KEY))
         frame, columns = clause_values(source, local, KEY)
-        named = np.array(names, dtype=object)
+        number: dict[str | None, int] = {name: k for k, name in enumerate(columns)}
+        named = np.fromiter((number.get(c, -1) for c in names), dtype=np.int64, count=n)
         for name, cols in columns.items():
             if not cols:
                 continue
-            found = np.flatnonzero(named == name)
+            found = np.flatnonzero(named == number[name])
             if not found.shape[0]:
                 continue
             at = bound.sorted_pos[found] if neighbours else found
