@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -14,10 +15,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 HEALTH_TIMEOUT_S = 60.0
+
+
+_SCRIPT_STATE = ("() => document.querySelector('[data-testid=\"stApp\"]')"
+                 "?.getAttribute('data-test-script-state') === 'running'")
+
+
+def wait_for_rerun(page: Page, started_within_ms: int = 1_500) -> None:
+    """Wait for the script run a widget change starts, then for it to end.
+
+    Checking only for "notRunning" right after the change can pass before the run has begun;
+    the next change then lands on a page about to be redrawn and may be lost. So first wait
+    (briefly) for the run to start: a change that starts none costs ``started_within_ms``.
+    """
+    with contextlib.suppress(PlaywrightTimeout):  # no run started, or it ended unseen
+        page.wait_for_function(_SCRIPT_STATE, timeout=started_within_ms)
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def save_full_screenshot(page: Page, path: str) -> None:

@@ -4,7 +4,7 @@ other target and the diff, and a dry-run deployment listing its API calls."""
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import save_full_screenshot
+from e2e_helpers import save_full_screenshot, wait_for_rerun
 from playwright.sync_api import Page, expect
 
 from cep.codegen import generate_code
@@ -16,10 +16,6 @@ PATTERN = "card_testing"
 FOLDER = "/Users/ana@example.com/lakestream/card_testing"
 RUN_TIMEOUT_MS = 60_000
 
-
-def wait_for_rerun(page: Page) -> None:
-    """Wait until the script run a widget change started has finished."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def commit_text(page: Page, label: str, text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import save_full_screenshot
+from e2e_helpers import save_full_screenshot, wait_for_rerun
 from playwright.sync_api import Locator, Page, expect
 
 from cep.matcher import implemented_kinds
@@ -15,10 +15,6 @@ GRID_HEADER_PX = 37  # st.data_editor's header row, then rows of 35 px
 GRID_ROW_PX = 35
 GRID_ROW_MARKER_PX = 33  # the row-selection column on the left
 
-
-def wait_for_rerun(page: Page) -> None:
-    """Wait until the script run a widget change started has finished."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def commit_text(page: Page, label: str, text: str) -> None:

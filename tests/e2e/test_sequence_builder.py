@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import save_full_screenshot
+from e2e_helpers import save_full_screenshot, wait_for_rerun
 from playwright.sync_api import Page, expect
 
 SAMPLE_MATCH_COUNT = 4  # the V-shape sample on the sample ticks (samples/README.md)
@@ -16,11 +16,6 @@ def open_test_page(page: Page, app_url: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Test").click()
     expect(page.get_by_role("heading", name="Test a pattern")).to_be_visible()
 
-
-def wait_for_rerun(page: Page) -> None:
-    """Wait until the script run a widget change started has finished (so the next change
-    is not made against a page that is about to be redrawn)."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def commit_text(page: Page, label: str, text: str, nth: int = 0) -> None:
