@@ -200,6 +200,9 @@ def _json_forms(c: Computed) -> list[dict[str, Any]]:
         times = [row[c.time_column] for row in payloads]
     else:
         times = [format_time(v) for v in c.shown.get_column(c.time_column).to_list()]
+    def json_ids(ids: Sequence[Any]) -> list[Any]:  # a new list: the caller may change it
+        return list(ids) if c.plain_ids else [json_value(v) for v in ids]
+
     read, texts = c.read_fields(), c.texts
     fields: list[dict[str, Any]] = []
     clauses: list[list[dict[str, Any]]] = []
@@ -212,32 +215,21 @@ def _json_forms(c: Computed) -> list[dict[str, Any]]:
         clauses.append([] if vals is None else [
             {"text": t, "value": v} for t, v in zip(texts.get(name, ()), vals, strict=True)])
     timeline = [{"event_id": i, "time": t, "step": s, "fields": f, "clauses": k}
-                for i, t, s, f, k in zip(_json_list(c.ids), times, c.labels, fields, clauses,
+                for i, t, s, f, k in zip(json_ids(c.ids), times, c.labels, fields, clauses,
                                          strict=True)]
     matches = c.matches
     snapshots = c.snapshots.json_forms()
     starts, ends = c.times.json_starts(), c.times.json_ends()
-    event_ids: Callable[[Sequence[Any]], list[Any]] = list if c.plain_ids else _json_list
     out = []
     offsets, kind = c.offsets, c.kind
     for i, m in enumerate(matches):
         a, b = offsets[i], offsets[i + 1]
         out.append({
             "pattern": m.pattern, "kind": kind, "key": json_row(m.key),
-            "start": starts[i], "end": ends[i], "event_ids": event_ids(m.event_ids),
+            "start": starts[i], "end": ends[i], "event_ids": json_ids(m.event_ids),
             "classifiers": list(m.classifiers), "matched_event_payloads": payloads[a:b],
             "more_events": len(m.event_ids) - (b - a), "timeline": timeline[a:b],
             "state_snapshot": snapshots[i],
         })
     return out
-
-
-_PLAIN = frozenset({str, int, bool})
-
-
-def _json_list(values: Sequence[Any]) -> list[Any]:
-    """``[json_value(v) for v in values]``, copied as is when every value is text or a number."""
-    if _PLAIN.issuperset(map(type, values)):
-        return list(values)
-    return [json_value(v) for v in values]
 

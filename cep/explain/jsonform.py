@@ -63,24 +63,16 @@ def json_tree(value: Any) -> Any:
 
 def json_series(series: pl.Series) -> list[Any]:
     """``[json_tree(v) for v in series.to_list()]``, converted by Polars where the dtype allows
-    (struct fields each by their own dtype)."""
-    if isinstance(series.dtype, pl.Struct):
+    (struct fields each by their own dtype), else per value."""
+    dtype = series.dtype
+    if isinstance(dtype, pl.Struct):
         fields = series.struct.unnest()
         rows = json_rows(fields) if fields.width else [{} for _ in range(series.len())]
         return [None if missing else row
                 for row, missing in zip(rows, series.is_null().to_list(), strict=True)]
-    return _column(series.to_frame(), series.name)
-
-
-def _column(frame: pl.DataFrame, name: str) -> list[Any]:
-    """One column's JSON values: converted by Polars where the dtype allows, else per value."""
-    series = frame.get_column(name)
-    dtype = series.dtype
-    if isinstance(dtype, pl.Struct):
-        return json_series(series)
     if dtype.is_integer() or dtype in (pl.String, pl.Boolean, pl.Null):
         return series.to_list()
-    c = pl.col(name)
+    c = pl.col(series.name)
     expr: pl.Expr | None = None
     if dtype.is_float():
         expr = pl.when(c.is_finite()).then(c)
@@ -93,7 +85,7 @@ def _column(frame: pl.DataFrame, name: str) -> list[Any]:
         expr = c.dt.to_string("%Y-%m-%d")
     if expr is None:
         return [jsonable(v) for v in series.to_list()]
-    return frame.select(expr.alias(name)).get_column(name).to_list()
+    return series.to_frame().select(expr).to_series().to_list()
 
 
 def json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -102,7 +94,7 @@ def json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     if not frame.height:
         return []
     return [dict(zip(names, values, strict=True))
-            for values in zip(*(_column(frame, c) for c in names), strict=True)]
+            for values in zip(*(json_series(frame.get_column(c)) for c in names), strict=True)]
 
 
 def json_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

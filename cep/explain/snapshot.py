@@ -137,17 +137,16 @@ class Snapshots:
                 if self._build is not None:
                     self._records = self._build()
                 else:
-                    self._records = self._rows(lambda c: c.to_list(), lambda v: v)
+                    self._records = self._rows(json=False)
         return self._records
 
     def json_forms(self) -> list[dict[str, Any]]:
         """Every match's snapshot in JSON form (``json_tree`` of each), new on each call."""
         if self._make_columns is None:
             return json_records(self.all())
-        return self._rows(json_series, json_value)
+        return self._rows(json=True)
 
-    def _rows(self, series: Callable[[pl.Series], list[Any]],
-              constant: Callable[[Any], Any]) -> list[dict[str, Any]]:
+    def _rows(self, *, json: bool) -> list[dict[str, Any]]:
         if self._columns is None:
             assert self._make_columns is not None
             self._columns = self._make_columns()
@@ -155,11 +154,12 @@ class Snapshots:
         columns: list[Any] = []
         for value in self._columns.values():
             if isinstance(value, pl.Series):
-                columns.append(series(value))
+                columns.append(json_series(value) if json else value.to_list())
             elif isinstance(value, list):
-                columns.append(value if series is not json_series else json_values(value))
+                columns.append(json_values(value) if json else value)
             else:
-                columns.append(itertools.repeat(constant(value), self._count))
+                columns.append(itertools.repeat(json_value(value) if json else value,
+                                                self._count))
         if not names:
             return [{} for _ in range(self._count)]
         return [dict(zip(names, values, strict=False)) for values in zip(*columns, strict=False)]
