@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,24 @@ _AUTH_FAILURE = re.compile(
     re.IGNORECASE,
 )
 _TOKENS: weakref.WeakKeyDictionary[Engine, TokenCache] = weakref.WeakKeyDictionary()
+
+
+def _set_wal(cursor: Any) -> None:
+    """Switch a SQLite database to WAL. The switch needs the database to itself, and while
+    another connection is writing to it SQLite answers "database is locked" at once instead of
+    waiting out the busy timeout (several stores creating one file at once): so wait here, up to
+    the same timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def create_history_engine(
@@ -150,7 +170,7 @@ def _sqlite_engine(url: URL) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _set_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()

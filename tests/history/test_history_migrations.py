@@ -76,3 +76,29 @@ def test_the_public_api_is_pinned() -> None:
         "looks_secret", "resolve_owner", "upgrade_schema",
     ]
     assert all(hasattr(cep.history, name) for name in cep.history.__all__)
+
+
+def test_a_new_sqlite_file_another_connection_writes_to_is_waited_for(tmp_path: Path) -> None:
+    # Switching a file to WAL needs it to itself; while another connection is writing to it,
+    # SQLite refuses at once (no busy wait). The engine waits, as it does for any other lock.
+    import sqlite3
+    import time
+
+    from cep.history import HistorySettings, HistoryStore
+    from cep.history.engine import create_history_engine
+
+    settings = HistorySettings.model_validate({"data_dir": tmp_path})
+    holder = sqlite3.connect(tmp_path / "history.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, holder.execute, args=("COMMIT",))
+    release.start()
+    engine = create_history_engine(settings)
+    try:
+        started = time.monotonic()
+        HistoryStore(engine, settings).ensure_schema()
+        assert time.monotonic() - started >= 0.2  # it waited for the lock rather than failing
+        assert current_revision(engine) == "0001"
+    finally:
+        release.join()
+        holder.close()
+        engine.dispose()
